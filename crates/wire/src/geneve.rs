@@ -1,9 +1,24 @@
 //! GENEVE (RFC 8926): a zero-copy view of the header that follows UDP port 6081, an
 //! allocation-free iterator and emitter for its option TLVs, and a typed [`GeneveRepr`].
 //!
-//! Nothing here allocates, and nothing panics on untrusted bytes once they went through
-//! [`GeneveHeader::new_checked`]. Emission writes every fixed header field (reserved bits as
-//! zero) and never trusts a reused buffer.
+//! Nothing here allocates or panics on any input. [`GeneveHeader::new_checked`] validates the
+//! lengths once (the fixed header and the options it announces); on an unchecked view over a
+//! short buffer, reads of missing bytes give zero and writes are dropped. Emission writes every
+//! fixed header field (reserved bits as zero) and never trusts a reused buffer.
+//!
+//! ```
+//! use wire::geneve::{GeneveHeader, GeneveOption, GeneveRepr};
+//! let repr = GeneveRepr { version: 0, opt_len: 2, oam: false, critical: false, protocol: 0x6558, vni: 42 };
+//! let mut buf = vec![0u8; repr.buffer_len()];
+//! repr.emit(&mut GeneveHeader::new_unchecked(&mut buf[..]), |options| {
+//!     GeneveOption { class: 0x0102, opt_type: 0x01, data: &[1, 2, 3, 4] }.emit(options).unwrap();
+//! })
+//! .unwrap();
+//! let header = GeneveHeader::new_checked(&buf[..]).unwrap();
+//! assert_eq!(GeneveRepr::parse(&header), Ok(repr));
+//! let option = header.options_iter().next().unwrap().unwrap();
+//! assert_eq!((option.class, option.data), (0x0102, &[1u8, 2, 3, 4][..]));
+//! ```
 
 use crate::udp::rw::{put, put_u8, u8_at, u16_at, u32_at};
 use crate::{Error, Result};
@@ -54,7 +69,7 @@ impl<T: AsRef<[u8]>> GeneveHeader<T> {
         GeneveHeader { buffer }
     }
 
-    /// Wraps a buffer after [`check_len`](Self::check_len); no accessor can panic afterwards.
+    /// Wraps a buffer after [`check_len`](Self::check_len): every field is then in the buffer.
     #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let header = Self::new_unchecked(buffer);
@@ -558,6 +573,38 @@ mod tests {
             .emit(&mut out[..7]),
             Err(Error::Truncated)
         );
+    }
+
+    #[test]
+    fn unchecked_short_buffers_never_panic() {
+        for n in 0..HEADER_LEN {
+            let mut b = vec![0xffu8; n];
+            let mut h = GeneveHeader::new_unchecked(&mut b[..]);
+            h.set_version(1);
+            h.set_opt_len(2);
+            h.set_oam(true);
+            h.set_critical(false);
+            h.set_reserved0(3);
+            h.set_protocol(4);
+            h.set_vni(5);
+            h.set_reserved1(6);
+            let _ = (h.options_mut().len(), h.payload_mut().len());
+            let _ = (
+                h.version(),
+                h.opt_len(),
+                h.oam(),
+                h.critical(),
+                h.reserved0(),
+            );
+            let _ = (
+                h.protocol(),
+                h.vni(),
+                h.reserved1(),
+                h.options(),
+                h.payload(),
+            );
+            let _ = (h.header_len(), h.options_iter().count());
+        }
     }
 
     #[test]

@@ -3,10 +3,23 @@
 //! unreachable and time exceeded, with every other message kept as type, code and the raw
 //! rest-of-header word.
 //!
-//! Nothing here allocates, and nothing panics on untrusted bytes once they went through
-//! [`Icmpv4Packet::new_checked`]. Parsing never rejects a bad checksum (callers verify it
-//! separately); emission writes every header field and the checksum and never trusts a reused
-//! buffer.
+//! Nothing here allocates or panics on any input. [`Icmpv4Packet::new_checked`] validates the
+//! length once, after which every field is in the buffer; on an unchecked view over a short
+//! buffer, reads of missing bytes give zero and writes are dropped. Parsing never rejects a bad
+//! checksum (callers verify it separately); emission writes every header field and the
+//! checksum and never trusts a reused buffer.
+//!
+//! ```
+//! use wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
+//! let ping = Icmpv4Repr::EchoRequest { ident: 7, seq_no: 1, data_len: 4 };
+//! let mut buf = vec![0u8; ping.buffer_len()];
+//! ping.emit(&mut Icmpv4Packet::new_unchecked(&mut buf[..]), |d| d.copy_from_slice(b"abcd"))
+//!     .unwrap();
+//! let packet = Icmpv4Packet::new_checked(&buf[..]).unwrap();
+//! assert!(packet.verify_checksum());
+//! assert_eq!(Icmpv4Repr::parse(&packet), Ok(ping));
+//! assert_eq!(&buf[ping.data_range()], b"abcd");
+//! ```
 
 use core::ops::Range;
 
@@ -93,7 +106,7 @@ impl<T: AsRef<[u8]>> Icmpv4Packet<T> {
         Icmpv4Packet { buffer }
     }
 
-    /// Wraps a buffer after [`check_len`](Self::check_len); no accessor can panic afterwards.
+    /// Wraps a buffer after [`check_len`](Self::check_len): every field is then in the buffer.
     #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let packet = Self::new_unchecked(buffer);
@@ -548,6 +561,40 @@ mod tests {
         p.set_echo_seq_no(9);
         assert_eq!((p.echo_ident(), p.echo_seq_no()), (7, 9));
         assert!(p.data().is_empty());
+    }
+
+    #[test]
+    fn unchecked_short_buffers_never_panic() {
+        for n in 0..HEADER_LEN {
+            let mut b = vec![0xffu8; n];
+            let mut p = Icmpv4Packet::new_unchecked(&mut b[..]);
+            p.set_msg_type(1);
+            p.set_msg_code(2);
+            p.set_checksum(3);
+            p.set_rest_of_header(4);
+            p.set_echo_ident(5);
+            p.set_echo_seq_no(6);
+            p.set_next_hop_mtu(7);
+            p.set_pointer(8);
+            p.set_gateway([9; 4]);
+            p.fill_checksum();
+            let _ = p.data_mut().len();
+            let _ = (
+                p.msg_type(),
+                p.msg_code(),
+                p.checksum(),
+                p.rest_of_header(),
+                p.gateway(),
+            );
+            let _ = (
+                p.echo_ident(),
+                p.echo_seq_no(),
+                p.next_hop_mtu(),
+                p.pointer(),
+                p.data(),
+            );
+            let _ = p.verify_checksum();
+        }
     }
 
     #[test]

@@ -4,10 +4,28 @@
 //! solicitation and advertisement, and redirect, with every other message kept as type, code
 //! and the raw rest-of-header word.
 //!
-//! Nothing here allocates, and nothing panics on untrusted bytes once they went through
-//! [`Icmpv6Packet::new_checked`]. Parsing never rejects a bad checksum (callers verify it
-//! separately); emission writes every header field, option byte and the checksum and never
+//! Nothing here allocates or panics on any input. [`Icmpv6Packet::new_checked`] validates the
+//! lengths once (the 8-byte header, and the fixed part of an NDP message); on an unchecked
+//! view over a short buffer, reads of missing bytes give zero (or `None` for the NDP fields
+//! past byte 8) and writes are dropped. Parsing never rejects a bad checksum (callers verify
+//! it separately); emission writes every header field, option byte and the checksum and never
 //! trusts a reused buffer.
+//!
+//! ```
+//! use wire::icmpv6::{Icmpv6Packet, Icmpv6Repr, NdpOption};
+//! let src = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+//! let dst = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 2];
+//! let target = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+//! let ns = Icmpv6Repr::NeighborSolicit { target_addr: target, source_lladdr: Some([2, 0, 0, 0, 0, 1]) };
+//! let mut buf = vec![0u8; ns.buffer_len()];
+//! ns.emit(&mut Icmpv6Packet::new_unchecked(&mut buf[..]), src, dst, |_| {}).unwrap();
+//! let packet = Icmpv6Packet::new_checked(&buf[..]).unwrap();
+//! assert!(packet.verify_checksum_v6(src, dst));
+//! assert_eq!(packet.target_addr(), Some(target));
+//! let mut options = packet.ndp_options_iter();
+//! assert_eq!(options.next(), Some(Ok(NdpOption::SourceLinkLayerAddr(&[2, 0, 0, 0, 0, 1]))));
+//! assert_eq!(Icmpv6Repr::parse(&packet), Ok(ns));
+//! ```
 
 use core::ops::Range;
 
@@ -145,7 +163,7 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
         Icmpv6Packet { buffer }
     }
 
-    /// Wraps a buffer after [`check_len`](Self::check_len); no accessor can panic afterwards.
+    /// Wraps a buffer after [`check_len`](Self::check_len): every field is then in the buffer.
     #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let packet = Self::new_unchecked(buffer);
@@ -1349,6 +1367,57 @@ mod tests {
         assert_eq!(p.set_target_addr([0; 16]), Err(Error::Truncated));
         assert_eq!(p.set_reachable_time(0), Err(Error::Truncated));
         assert_eq!(p.target_addr(), None);
+    }
+
+    #[test]
+    fn unchecked_short_buffers_never_panic() {
+        for n in 0..HEADER_LEN {
+            let mut b = vec![0xffu8; n];
+            let mut p = Icmpv6Packet::new_unchecked(&mut b[..]);
+            p.set_msg_type(135);
+            p.set_msg_code(0);
+            p.set_checksum(3);
+            p.set_rest_of_header(4);
+            p.set_echo_ident(5);
+            p.set_echo_seq_no(6);
+            p.set_mtu(7);
+            p.set_pointer(8);
+            p.set_cur_hop_limit(9);
+            p.set_router_flags(10);
+            p.set_router_lifetime(11);
+            p.set_neighbor_flags(12);
+            p.fill_checksum_v6([0; 16], [0; 16]);
+            let _ = (p.data_mut().len(), p.ndp_options_mut().len());
+            let _ = (
+                p.msg_type(),
+                p.msg_code(),
+                p.checksum(),
+                p.rest_of_header(),
+                p.mtu(),
+            );
+            let _ = (
+                p.echo_ident(),
+                p.echo_seq_no(),
+                p.pointer(),
+                p.cur_hop_limit(),
+            );
+            let _ = (
+                p.router_flags(),
+                p.router_lifetime(),
+                p.neighbor_flags(),
+                p.data(),
+            );
+            let _ = (
+                p.target_addr(),
+                p.dest_addr(),
+                p.reachable_time(),
+                p.retrans_time(),
+            );
+            let _ = (
+                p.ndp_options_iter().count(),
+                p.verify_checksum_v6([0; 16], [0; 16]),
+            );
+        }
     }
 
     #[test]

@@ -3,10 +3,34 @@
 //! RFC 7323 window scale and timestamps, RFC 2018 SACK), the [`TcpFlags`] set printed the way
 //! `tcpdump -n` prints it, and a typed [`TcpRepr`].
 //!
-//! Nothing here allocates, and nothing panics on untrusted bytes once they went through
-//! [`TcpPacket::new_checked`]. Parsing never rejects a bad checksum (callers verify it
-//! separately); emission writes every header field and option byte and never trusts a reused
-//! buffer.
+//! Nothing here allocates or panics on any input. [`TcpPacket::new_checked`] validates the
+//! lengths once, after which every field is in the buffer; on an unchecked view over a short
+//! buffer, reads of missing bytes give zero and writes are dropped. Parsing never rejects a bad
+//! checksum (callers verify it separately); emission writes every header field and option byte
+//! and never trusts a reused buffer.
+//!
+//! ```
+//! use wire::tcp::{TcpFlags, TcpPacket, TcpRepr};
+//! use wire::udp::IpPair;
+//! let ips = IpPair::V4 { src: [10, 0, 0, 1], dst: [10, 0, 0, 2] };
+//! let syn = TcpRepr {
+//!     src_port: 40000,
+//!     dst_port: 443,
+//!     seq_number: 1,
+//!     flags: TcpFlags::SYN,
+//!     window_len: 64240,
+//!     max_seg_size: Some(1460),
+//!     window_scale: Some(7),
+//!     sack_permitted: true,
+//!     ..TcpRepr::default()
+//! };
+//! let mut buf = vec![0u8; syn.buffer_len()];
+//! syn.emit(&mut TcpPacket::new_unchecked(&mut buf[..]), &ips, |_| {}).unwrap();
+//! let packet = TcpPacket::new_checked(&buf[..]).unwrap();
+//! assert!(packet.verify_checksum(&ips));
+//! assert_eq!(packet.flags().to_string(), "S");
+//! assert_eq!(TcpRepr::parse(&packet), Ok(syn));
+//! ```
 
 use core::fmt;
 use core::ops::{BitAnd, BitOr, BitOrAssign};
@@ -171,7 +195,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         TcpPacket { buffer }
     }
 
-    /// Wraps a buffer after [`check_len`](Self::check_len); no accessor can panic afterwards.
+    /// Wraps a buffer after [`check_len`](Self::check_len): every field is then in the buffer.
     #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let packet = Self::new_unchecked(buffer);
@@ -1108,6 +1132,46 @@ mod tests {
         );
         let p = TcpPacket::new_unchecked(&b[..]);
         assert!(p.options().is_empty() && p.payload().is_empty());
+    }
+
+    #[test]
+    fn unchecked_short_buffers_never_panic() {
+        for n in 0..HEADER_LEN {
+            let mut b = vec![0xffu8; n];
+            let mut p = TcpPacket::new_unchecked(&mut b[..]);
+            p.set_src_port(1);
+            p.set_dst_port(2);
+            p.set_seq_number(3);
+            p.set_ack_number(4);
+            p.set_header_len(24);
+            p.set_flags(TcpFlags::SYN);
+            p.set_window_len(5);
+            p.set_checksum(6);
+            p.set_urgent_at(7);
+            p.fill_checksum_v4([0; 4], [0; 4]);
+            let _ = (p.options_mut().len(), p.payload_mut().len());
+            let _ = (
+                p.src_port(),
+                p.dst_port(),
+                p.seq_number(),
+                p.ack_number(),
+                p.flags(),
+            );
+            let _ = (
+                p.window_len(),
+                p.checksum(),
+                p.urgent_at(),
+                p.options(),
+                p.payload(),
+            );
+            let _ = (p.header_len(), p.segment_len(), p.options_iter().count());
+            let _ = p.verify_checksum_v6([0; 16], [0; 16]);
+        }
+        let p = TcpPacket::new_unchecked(&[0xffu8; 11][..]);
+        assert_eq!(
+            (p.src_port(), p.seq_number(), p.ack_number()),
+            (0xffff, 0xffff_ffff, 0)
+        );
     }
 
     #[test]

@@ -2,9 +2,24 @@
 //! pseudo-header, and a typed [`UdpRepr`]. Also home of [`IpPair`], the pseudo-header addresses
 //! that the TCP, UDP and ICMPv6 checksums are computed over.
 //!
-//! Nothing here allocates, and nothing panics on untrusted bytes once they went through
-//! [`UdpPacket::new_checked`]. Parsing never rejects a bad checksum (callers verify it
-//! separately); emission writes every header field and never trusts a reused buffer.
+//! Nothing here allocates or panics on any input. [`UdpPacket::new_checked`] validates the
+//! lengths once, after which every field is in the buffer; on an unchecked view over a short
+//! buffer, reads of missing bytes give zero and writes are dropped. Parsing never rejects a bad
+//! checksum (callers verify it separately); emission writes every header field and never
+//! trusts a reused buffer.
+//!
+//! ```
+//! use wire::udp::{IpPair, UdpPacket, UdpRepr};
+//! let ips = IpPair::V4 { src: [10, 0, 0, 1], dst: [10, 0, 0, 2] };
+//! let repr = UdpRepr { src_port: 1000, dst_port: 53, payload_len: 4 };
+//! let mut buf = vec![0u8; repr.buffer_len()];
+//! let mut packet = UdpPacket::new_unchecked(&mut buf[..]);
+//! repr.emit(&mut packet, &ips, |payload| payload.copy_from_slice(b"ping")).unwrap();
+//! let packet = UdpPacket::new_checked(&buf[..]).unwrap();
+//! assert!(packet.verify_checksum(&ips));
+//! assert_eq!(packet.payload(), b"ping");
+//! assert_eq!(UdpRepr::parse(&packet), Ok(repr));
+//! ```
 
 use crate::{Error, Result, checksum, ip_proto};
 
@@ -92,6 +107,28 @@ pub enum IpPair {
     },
 }
 
+impl From<(core::net::Ipv4Addr, core::net::Ipv4Addr)> for IpPair {
+    /// `(source, destination)`.
+    #[inline]
+    fn from((src, dst): (core::net::Ipv4Addr, core::net::Ipv4Addr)) -> IpPair {
+        IpPair::V4 {
+            src: src.octets(),
+            dst: dst.octets(),
+        }
+    }
+}
+
+impl From<(core::net::Ipv6Addr, core::net::Ipv6Addr)> for IpPair {
+    /// `(source, destination)`.
+    #[inline]
+    fn from((src, dst): (core::net::Ipv6Addr, core::net::Ipv6Addr)) -> IpPair {
+        IpPair::V6 {
+            src: src.octets(),
+            dst: dst.octets(),
+        }
+    }
+}
+
 impl IpPair {
     /// The unfolded pseudo-header sum for an upper-layer segment of `l4_len` bytes of protocol
     /// `proto`.
@@ -124,7 +161,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         UdpPacket { buffer }
     }
 
-    /// Wraps a buffer after [`check_len`](Self::check_len); no accessor can panic afterwards.
+    /// Wraps a buffer after [`check_len`](Self::check_len): every field is then in the buffer.
     #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let packet = Self::new_unchecked(buffer);
@@ -387,6 +424,34 @@ mod tests {
     }
 
     #[test]
+    fn ip_pair_from_std_addresses() {
+        use core::net::{Ipv4Addr, Ipv6Addr};
+        let v4 = IpPair::from((Ipv4Addr::from(NTP_SRC), Ipv4Addr::from(NTP_DST)));
+        assert_eq!(
+            v4,
+            IpPair::V4 {
+                src: NTP_SRC,
+                dst: NTP_DST
+            }
+        );
+        let v6 = IpPair::from((Ipv6Addr::LOCALHOST, Ipv6Addr::UNSPECIFIED));
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        assert_eq!(
+            v6,
+            IpPair::V6 {
+                src: one,
+                dst: [0; 16]
+            }
+        );
+        assert!(
+            UdpPacket::new_checked(&NTP[..])
+                .unwrap()
+                .verify_checksum(&v4)
+        );
+    }
+
+    #[test]
     fn real_capture_round_trips() {
         let p = UdpPacket::new_checked(&NTP[..]).unwrap();
         let repr = UdpRepr::parse(&p).unwrap();
@@ -512,6 +577,30 @@ mod tests {
         let p = UdpPacket::new_checked(&padded[..]).unwrap();
         assert_eq!(p.payload().len(), 48);
         assert!(p.verify_checksum_v4(NTP_SRC, NTP_DST));
+    }
+
+    #[test]
+    fn unchecked_short_buffers_never_panic() {
+        for n in 0..HEADER_LEN {
+            let mut b = vec![0xffu8; n];
+            let mut p = UdpPacket::new_unchecked(&mut b[..]);
+            p.set_src_port(1);
+            p.set_dst_port(2);
+            p.set_length(3);
+            p.set_checksum(4);
+            p.fill_checksum_v6([0; 16], [0; 16]);
+            let _ = p.payload_mut().len();
+            let _ = (
+                p.src_port(),
+                p.dst_port(),
+                p.length(),
+                p.checksum(),
+                p.payload(),
+            );
+            let _ = (p.datagram_len(), p.verify_checksum_v4([0; 4], [0; 4]));
+        }
+        let p = UdpPacket::new_unchecked(&[0xffu8; 5][..]);
+        assert_eq!((p.dst_port(), p.length()), (0xffff, 0));
     }
 
     #[test]

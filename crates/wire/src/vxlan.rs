@@ -1,9 +1,19 @@
 //! VXLAN (RFC 7348): a zero-copy view of the 8-byte header that follows UDP port 4789 and
 //! precedes the inner Ethernet frame, and a typed [`VxlanRepr`].
 //!
-//! Nothing here allocates, and nothing panics on untrusted bytes once they went through
-//! [`VxlanHeader::new_checked`]. Emission writes every header byte (reserved fields as zero)
-//! and never trusts a reused buffer.
+//! Nothing here allocates or panics on any input. [`VxlanHeader::new_checked`] validates the
+//! length once; on an unchecked view over a short buffer, reads of missing bytes give zero and
+//! writes are dropped. Emission writes every header byte (reserved fields as zero) and never
+//! trusts a reused buffer.
+//!
+//! ```
+//! use wire::vxlan::{VxlanHeader, VxlanRepr};
+//! let mut buf = [0xffu8; 8];
+//! VxlanRepr::new(5001).emit(&mut VxlanHeader::new_unchecked(&mut buf[..])).unwrap();
+//! assert_eq!(buf, [0x08, 0, 0, 0, 0x00, 0x13, 0x89, 0]);
+//! let header = VxlanHeader::new_checked(&buf[..]).unwrap();
+//! assert_eq!(VxlanRepr::parse(&header).map(|r| r.vni), Ok(5001));
+//! ```
 
 use crate::udp::rw::{put, put_u8, u8_at, u32_at};
 use crate::{Error, Result};
@@ -43,7 +53,7 @@ impl<T: AsRef<[u8]>> VxlanHeader<T> {
         VxlanHeader { buffer }
     }
 
-    /// Wraps a buffer after [`check_len`](Self::check_len); no accessor can panic afterwards.
+    /// Wraps a buffer after [`check_len`](Self::check_len): every field is then in the buffer.
     #[inline]
     pub fn new_checked(buffer: T) -> Result<Self> {
         let header = Self::new_unchecked(buffer);
@@ -257,6 +267,26 @@ mod tests {
         h.set_vni(0xff12_3456);
         h.set_reserved1(0x77);
         assert_eq!(b, [0xff, 0xab, 0xcd, 0xef, 0x12, 0x34, 0x56, 0x77]);
+    }
+
+    #[test]
+    fn unchecked_short_buffers_never_panic() {
+        for n in 0..HEADER_LEN {
+            let mut b = vec![0xffu8; n];
+            let mut h = VxlanHeader::new_unchecked(&mut b[..]);
+            h.set_flags(1);
+            h.set_reserved0(2);
+            h.set_vni(3);
+            h.set_reserved1(4);
+            let _ = h.payload_mut().len();
+            let _ = (
+                h.flags(),
+                h.reserved0(),
+                h.vni(),
+                h.reserved1(),
+                h.payload(),
+            );
+        }
     }
 
     #[test]
