@@ -1,0 +1,269 @@
+//! Counters of the pipeline: one per stage, one per drop reason.
+//!
+//! Every packet that enters is counted once at receive and ends in exactly one of: forwarded
+//! (one or more copies transmitted) or dropped (one reason). Every copy transmitted is counted
+//! once at egress inspection and once at transmit, so `tx_packets == egress_passed` and a
+//! transmitted copy of a packet that skipped a stage shows up as a drop with reason
+//! `uninspected` (which must stay zero). Counters are plain integers owned by one worker;
+//! reports add the workers' counters together.
+
+use std::collections::BTreeMap;
+
+use crate::inspect::{Reason, Stage};
+
+/// Why the datapath itself dropped a packet (inspection engines give their own reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// Too short to hold an Ethernet header.
+    Malformed,
+    /// The input port could not be determined (replay: a multicast source MAC).
+    NoInputPort,
+    /// The input port is not known to the slow path.
+    UnknownPort,
+    /// A new flow's upcall was refused by the upcall meter.
+    UpcallMeter,
+    /// The input port does not admit the frame's VLAN tag (or lack of one).
+    VlanNotAllowed,
+    /// A multicast or broadcast source MAC address.
+    InvalidSourceMac,
+    /// The destination MAC was learnt on the input port itself.
+    Hairpin,
+    /// Flooding found no other port in the bridge and VLAN.
+    NoDestination,
+    /// A policy rule said drop or deny (installed in the flow table).
+    Policy,
+    /// Port security: the source MAC/IP is not the port's.
+    PortSecurity,
+    /// A flood-guard threshold was exceeded.
+    Flood,
+    /// The TTL or hop limit ran out.
+    TtlExpired,
+    /// An action could not be applied (no headroom, malformed header).
+    ActionFailed,
+    /// No packet buffer was free for a copy.
+    PoolExhausted,
+    /// A copy reached transmit without both inspections (a bug if ever non-zero).
+    Uninspected,
+}
+
+impl DropReason {
+    /// Every reason, in report order.
+    pub const ALL: [DropReason; 15] = [
+        DropReason::Malformed,
+        DropReason::NoInputPort,
+        DropReason::UnknownPort,
+        DropReason::UpcallMeter,
+        DropReason::VlanNotAllowed,
+        DropReason::InvalidSourceMac,
+        DropReason::Hairpin,
+        DropReason::NoDestination,
+        DropReason::Policy,
+        DropReason::PortSecurity,
+        DropReason::Flood,
+        DropReason::TtlExpired,
+        DropReason::ActionFailed,
+        DropReason::PoolExhausted,
+        DropReason::Uninspected,
+    ];
+
+    /// The kebab-case name used in reports and EVE `drop.reason`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::NoInputPort => "no-input-port",
+            DropReason::UnknownPort => "unknown-port",
+            DropReason::UpcallMeter => "upcall-meter",
+            DropReason::VlanNotAllowed => "vlan-not-allowed",
+            DropReason::InvalidSourceMac => "invalid-source-mac",
+            DropReason::Hairpin => "hairpin",
+            DropReason::NoDestination => "no-destination",
+            DropReason::Policy => "policy",
+            DropReason::PortSecurity => "port-security",
+            DropReason::Flood => "flood",
+            DropReason::TtlExpired => "ttl-expired",
+            DropReason::ActionFailed => "action-failed",
+            DropReason::PoolExhausted => "pool-exhausted",
+            DropReason::Uninspected => "uninspected",
+        }
+    }
+}
+
+impl From<flow::DropReason> for DropReason {
+    /// The reason a flow's drop action carries, as counted by the datapath.
+    fn from(r: flow::DropReason) -> DropReason {
+        match r {
+            flow::DropReason::Policy | flow::DropReason::Inspection => DropReason::Policy,
+            flow::DropReason::PortSecurity => DropReason::PortSecurity,
+            flow::DropReason::Flood => DropReason::Flood,
+            flow::DropReason::NoDestination => DropReason::NoDestination,
+            flow::DropReason::TtlExpired => DropReason::TtlExpired,
+            flow::DropReason::Malformed => DropReason::Malformed,
+            flow::DropReason::UnknownPort => DropReason::UnknownPort,
+            flow::DropReason::VlanNotAllowed => DropReason::VlanNotAllowed,
+            flow::DropReason::InvalidSourceMac => DropReason::InvalidSourceMac,
+            flow::DropReason::Hairpin => DropReason::Hairpin,
+        }
+    }
+}
+
+/// Counters of one worker (or the sum of several).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatapathCounters {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub ingress_inspected: u64,
+    pub ingress_passed: u64,
+    pub ingress_alerts: u64,
+    pub lookups: u64,
+    pub emc_hits: u64,
+    pub megaflow_hits: u64,
+    pub misses: u64,
+    pub upcalls: u64,
+    pub flows_installed: u64,
+    pub install_failures: u64,
+    pub flows_expired: u64,
+    pub flows_evicted: u64,
+    pub revalidations: u64,
+    pub flows_revalidated_deleted: u64,
+    pub flows_revalidated_updated: u64,
+    /// Copies made for multi-port output (flooding with different VLAN treatment).
+    pub copies: u64,
+    pub egress_inspected: u64,
+    pub egress_passed: u64,
+    pub egress_alerts: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    /// TCP RST or ICMP unreachable answers sent for reject verdicts.
+    pub rejects_sent: u64,
+    /// Packets (or copies) dropped by the datapath, by reason, indexed by `DropReason as usize`.
+    pub drops: [u64; DropReason::ALL.len()],
+    /// Packets (or copies) dropped or rejected by inspection engines.
+    pub verdict_drops: BTreeMap<(Stage, &'static str, &'static str), u64>,
+}
+
+impl DatapathCounters {
+    /// Counts one datapath drop.
+    #[inline]
+    pub fn drop(&mut self, reason: DropReason) {
+        self.drops[reason as usize] += 1;
+    }
+
+    /// Counts one drop or reject by an engine (not on the per-packet fast path: only dropped
+    /// packets get here).
+    pub fn verdict_drop(&mut self, stage: Stage, reason: Reason) {
+        *self
+            .verdict_drops
+            .entry((stage, reason.engine, reason.code))
+            .or_insert(0) += 1;
+    }
+
+    /// Drops for one datapath reason.
+    pub fn drops_for(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+
+    /// All drops: datapath reasons plus engine verdicts.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum::<u64>() + self.verdict_drops.values().sum::<u64>()
+    }
+
+    /// Adds another worker's counters to these.
+    pub fn add(&mut self, o: &DatapathCounters) {
+        macro_rules! add {
+            ($($f:ident),*) => { $( self.$f += o.$f; )* };
+        }
+        add!(
+            rx_packets,
+            rx_bytes,
+            ingress_inspected,
+            ingress_passed,
+            ingress_alerts,
+            lookups,
+            emc_hits,
+            megaflow_hits,
+            misses,
+            upcalls,
+            flows_installed,
+            install_failures,
+            flows_expired,
+            flows_evicted,
+            revalidations,
+            flows_revalidated_deleted,
+            flows_revalidated_updated,
+            copies,
+            egress_inspected,
+            egress_passed,
+            egress_alerts,
+            tx_packets,
+            tx_bytes,
+            rejects_sent
+        );
+        for (a, b) in self.drops.iter_mut().zip(o.drops.iter()) {
+            *a += b;
+        }
+        for (k, v) in &o.verdict_drops {
+            *self.verdict_drops.entry(*k).or_insert(0) += v;
+        }
+    }
+
+    /// Every drop reason with a non-zero count, as (name, count); engine verdicts are named
+    /// `<stage>:<engine>:<code>`.
+    pub fn drop_table(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = DropReason::ALL
+            .iter()
+            .filter(|r| self.drops_for(**r) > 0)
+            .map(|r| (r.name().to_string(), self.drops_for(*r)))
+            .collect();
+        for ((stage, engine, code), n) in &self.verdict_drops {
+            out.push((format!("{}:{engine}:{code}", stage.name()), *n));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::ALL.len());
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "ALL is in declaration order");
+        }
+    }
+
+    #[test]
+    fn add_and_table() {
+        let mut a = DatapathCounters {
+            rx_packets: 3,
+            ..Default::default()
+        };
+        a.drop(DropReason::Hairpin);
+        let mut b = DatapathCounters {
+            rx_packets: 4,
+            ..Default::default()
+        };
+        b.drop(DropReason::Hairpin);
+        b.verdict_drop(
+            Stage::Egress,
+            Reason {
+                engine: "fw",
+                code: "deny",
+            },
+        );
+        a.add(&b);
+        assert_eq!(a.rx_packets, 7);
+        assert_eq!(a.total_drops(), 3);
+        assert_eq!(
+            a.drop_table(),
+            vec![
+                ("hairpin".to_string(), 2),
+                ("egress:fw:deny".to_string(), 1)
+            ]
+        );
+    }
+}

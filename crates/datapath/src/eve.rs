@@ -1,0 +1,249 @@
+//! The datapath's EVE JSON records: a `drop` event per dropped packet (headers taken from the
+//! frame as it was when dropped) and the `stats` event with every pipeline counter.
+//!
+//! Built only for dropped packets and once for stats, never on the forwarding path.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use events::{
+    DropEvent, DropIp, DropIpv4, DropIpv6, DropTcp, DropTransport, Endpoints, EveEvent,
+    IcmpTypeCode, PKT_SRC_WIRE, StatsEvent, Timestamp,
+};
+use wire::{L3, L4, ParsedPacket};
+
+use crate::counters::DatapathCounters;
+use crate::slowpath::SlowPathCounters;
+
+/// Converts pipeline time (ns since the epoch) to an EVE timestamp.
+pub fn timestamp(time_ns: u64) -> Timestamp {
+    Timestamp::new(
+        (time_ns / 1_000_000_000) as i64,
+        (time_ns % 1_000_000_000) as u32,
+    )
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    match b.get(at..at + 2) {
+        Some(&[x, y]) => u16::from_be_bytes([x, y]),
+        _ => 0,
+    }
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    match b.get(at..at + 4) {
+        Some(&[a, c, d, e]) => u32::from_be_bytes([a, c, d, e]),
+        _ => 0,
+    }
+}
+
+/// A `drop` event for a packet, with Suricata's `drop` fields filled from its headers.
+pub fn drop_event(
+    time_ns: u64,
+    in_iface: Option<String>,
+    frame: &[u8],
+    p: &ParsedPacket,
+    reason: &str,
+) -> EveEvent<'static> {
+    let l3 = usize::from(p.l3_offset);
+    let l4 = usize::from(p.l4_offset);
+    let mut body = DropEvent {
+        ip: None,
+        transport: None,
+        reason: Some(Cow::Owned(reason.to_string())),
+    };
+    let addrs: Option<(IpAddr, IpAddr)> = match p.l3 {
+        L3::Ipv4 => p.ipv4_addrs(frame).map(|(s, d)| {
+            body.ip = Some(DropIp::V4(DropIpv4 {
+                len: be16(frame, l3 + 2),
+                tos: frame.get(l3 + 1).copied().unwrap_or(0),
+                ttl: p.ttl,
+                ipid: be16(frame, l3 + 4),
+            }));
+            (IpAddr::from(s), IpAddr::from(d))
+        }),
+        L3::Ipv6 => p.ipv6_addrs(frame).map(|(s, d)| {
+            let w = be32(frame, l3);
+            body.ip = Some(DropIp::V6(DropIpv6 {
+                len: be16(frame, l3 + 4),
+                tc: ((w >> 20) & 0xff) as u8,
+                hoplimit: p.ttl,
+                flowlbl: w & 0x000f_ffff,
+            }));
+            (IpAddr::from(s), IpAddr::from(d))
+        }),
+        _ => None,
+    };
+    let header_whole = p.truncated.is_none_or(|l| l == wire::Layer::Payload);
+    body.transport = match p.l4 {
+        L4::Tcp if header_whole => Some(DropTransport::Tcp(DropTcp::from_header(
+            be32(frame, l4 + 4),
+            be32(frame, l4 + 8),
+            be16(frame, l4 + 14),
+            p.tcp_flags as u8,
+            frame.get(l4 + 12).map_or(0, |b| b & 0x0f),
+            be16(frame, l4 + 18),
+        ))),
+        L4::Udp if header_whole => Some(DropTransport::Udp {
+            udplen: be16(frame, l4 + 4),
+        }),
+        L4::Icmpv4 | L4::Icmpv6 if header_whole && matches!(p.src_port, 0 | 8 | 128 | 129) => {
+            Some(DropTransport::Icmp {
+                icmp_id: be16(frame, l4 + 4),
+                icmp_seq: be16(frame, l4 + 6),
+            })
+        }
+        _ => None,
+    };
+    let mut ev = EveEvent::new(timestamp(time_ns), body);
+    ev.in_iface = in_iface.map(Cow::Owned);
+    ev.pkt_src = Some(Cow::Borrowed(PKT_SRC_WIRE));
+    let vlans: Vec<u16> = p.vlans[..usize::from(p.vlan_count)]
+        .iter()
+        .map(|v| v.vid())
+        .collect();
+    ev.vlan = Cow::Owned(vlans);
+    if let Some((s, d)) = addrs {
+        let ports = matches!(p.l4, L4::Tcp | L4::Udp);
+        let (sp, dp) = if ports {
+            (p.src_port, p.dst_port)
+        } else {
+            (0, 0)
+        };
+        ev.endpoints = Some(Endpoints::new(s, sp, d, dp, p.ip_proto));
+        if matches!(p.l4, L4::Icmpv4 | L4::Icmpv6) {
+            ev.icmp = Some(IcmpTypeCode {
+                icmp_type: p.src_port as u8,
+                icmp_code: p.dst_port as u8,
+            });
+        }
+    }
+    ev
+}
+
+/// The `stats` event: Suricata's `decoder` and `flow` sections where they apply, and every
+/// datapath counter under `rampart.datapath` (drops under `rampart.datapath.drops.<reason>`).
+pub fn stats_event(
+    time_ns: u64,
+    uptime: Duration,
+    c: &DatapathCounters,
+    s: &SlowPathCounters,
+    flows_active: usize,
+) -> EveEvent<'static> {
+    let mut st = StatsEvent::new(uptime.as_secs());
+    let mut set = |path: &str, v: u64| {
+        // Paths are built from fixed names here, never empty.
+        let _ = st.set(path, v);
+    };
+    set("decoder.pkts", c.rx_packets);
+    set("decoder.bytes", c.rx_bytes);
+    set(
+        "decoder.invalid",
+        c.drops_for(crate::counters::DropReason::Malformed),
+    );
+    set("flow.active", flows_active as u64);
+    for (k, v) in [
+        ("rx_packets", c.rx_packets),
+        ("rx_bytes", c.rx_bytes),
+        ("ingress_inspected", c.ingress_inspected),
+        ("ingress_passed", c.ingress_passed),
+        ("ingress_alerts", c.ingress_alerts),
+        ("lookups", c.lookups),
+        ("emc_hits", c.emc_hits),
+        ("megaflow_hits", c.megaflow_hits),
+        ("misses", c.misses),
+        ("upcalls", c.upcalls),
+        ("flows_installed", c.flows_installed),
+        ("install_failures", c.install_failures),
+        ("flows_expired", c.flows_expired),
+        ("flows_evicted", c.flows_evicted),
+        ("revalidations", c.revalidations),
+        ("flows_revalidated_updated", c.flows_revalidated_updated),
+        ("flows_revalidated_deleted", c.flows_revalidated_deleted),
+        ("copies", c.copies),
+        ("egress_inspected", c.egress_inspected),
+        ("egress_passed", c.egress_passed),
+        ("egress_alerts", c.egress_alerts),
+        ("tx_packets", c.tx_packets),
+        ("tx_bytes", c.tx_bytes),
+        ("rejects_sent", c.rejects_sent),
+    ] {
+        set(&format!("rampart.datapath.{k}"), v);
+    }
+    for (name, n) in c.drop_table() {
+        // Engine reasons contain ':' (stage:engine:code); keep them as one path component.
+        set(
+            &format!("rampart.datapath.drops.{}", name.replace('.', "_")),
+            n,
+        );
+    }
+    for (k, v) in [
+        ("upcalls", s.upcalls),
+        ("upcalls_refused", s.upcalls_refused),
+        ("unicast", s.unicast),
+        ("flooded", s.flooded),
+        ("dropped", s.dropped),
+        ("macs_learnt", s.macs_learnt),
+        ("station_moves", s.station_moves),
+    ] {
+        set(&format!("rampart.slow_path.{k}"), v);
+    }
+    EveEvent::new(timestamp(time_ns), st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    #[test]
+    fn drop_event_has_suricata_fields() {
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .single_vlan(etherparse::VlanId::try_new(10).unwrap())
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 61)
+            .tcp(40000, 22, 7, 512)
+            .syn()
+            .write(&mut f, &[])
+            .unwrap();
+        let p = wire::parse_packet(&f);
+        let ev = drop_event(
+            1_700_000_000_000_001_000,
+            Some("vm1".into()),
+            &f,
+            &p,
+            "upcall-meter",
+        );
+        let mut w = events::EveWriter::new(Vec::new());
+        w.write(&ev).unwrap();
+        let line = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["event_type"], "drop");
+        assert_eq!(v["in_iface"], "vm1");
+        assert_eq!(v["src_ip"], "10.0.0.1");
+        assert_eq!(v["dest_port"], 22);
+        assert_eq!(v["proto"], "TCP");
+        assert_eq!(v["vlan"][0], 10);
+        assert_eq!(v["drop"]["syn"], true);
+        assert_eq!(v["drop"]["ttl"], 61);
+        assert_eq!(v["drop"]["tcpseq"], 7);
+        assert_eq!(v["drop"]["reason"], "upcall-meter");
+        assert!(
+            v["timestamp"]
+                .as_str()
+                .unwrap()
+                .starts_with("2023-11-14T22:13:20.000001")
+        );
+    }
+
+    #[test]
+    fn drop_event_of_garbage_is_still_an_event() {
+        for n in 0..60 {
+            let f: Vec<u8> = (0..n).map(|i| (i * 7) as u8).collect();
+            let p = wire::parse_packet(&f);
+            let ev = drop_event(0, None, &f, &p, "malformed");
+            assert_eq!(ev.event_type(), "drop");
+        }
+    }
+}

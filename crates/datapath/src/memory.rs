@@ -1,0 +1,210 @@
+//! In-memory ports: the same pipeline as every other mode, fed from and delivering to memory.
+//! Tests use it to check forwarding decisions; benchmarks use it (with frames discarded rather
+//! than kept) to measure the pipeline alone.
+
+use std::sync::Arc;
+
+use flow::OffloadMeta;
+
+use crate::config::Config;
+use crate::counters::DatapathCounters;
+use crate::inspect::Chain;
+use crate::pipeline::{
+    AlertNotice, Batch, DropNotice, Observer, SharedSlowPath, SlowPathGuard, TxSink, Worker,
+};
+use crate::port::PortId;
+use crate::slowpath::SlowPath;
+
+/// Frames transmitted, per output port.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    keep: bool,
+    frames: Vec<Vec<Vec<u8>>>,
+    counts: Vec<u64>,
+}
+
+impl MemorySink {
+    /// A sink that keeps copies of frames (`keep`) or only counts them.
+    pub fn new(keep: bool) -> Self {
+        MemorySink {
+            keep,
+            frames: Vec::new(),
+            counts: Vec::new(),
+        }
+    }
+}
+
+impl TxSink for MemorySink {
+    fn transmit(&mut self, port: PortId, frame: &[u8], _meta: &OffloadMeta, _time_ns: u64) {
+        let p = usize::from(port);
+        if self.counts.len() <= p {
+            self.counts.resize(p + 1, 0);
+            if self.keep {
+                self.frames.resize_with(p + 1, Vec::new);
+            }
+        }
+        self.counts[p] += 1;
+        if self.keep {
+            self.frames[p].push(frame.to_vec());
+        }
+    }
+}
+
+/// A drop or alert seen by a [`MemorySwitch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub number: u64,
+    pub in_port: PortId,
+    pub out_port: Option<PortId>,
+    pub reason: String,
+    pub alert: bool,
+}
+
+#[derive(Debug, Default)]
+struct Recorder {
+    keep: bool,
+    notices: Vec<Notice>,
+}
+
+impl Observer for Recorder {
+    fn on_drop(&mut self, n: &DropNotice<'_>) {
+        if self.keep {
+            self.notices.push(Notice {
+                number: n.number,
+                in_port: n.in_port,
+                out_port: n.out_port,
+                reason: n.reason.to_string(),
+                alert: false,
+            });
+        }
+    }
+    fn on_alert(&mut self, n: &AlertNotice<'_>) {
+        if self.keep {
+            self.notices.push(Notice {
+                number: n.number,
+                in_port: n.in_port,
+                out_port: n.out_port,
+                reason: format!("{}:{}:{}", n.stage.name(), n.reason.engine, n.reason.code),
+                alert: true,
+            });
+        }
+    }
+}
+
+/// One worker with in-memory ports.
+#[derive(Debug)]
+pub struct MemorySwitch {
+    worker: Worker,
+    batch: Batch,
+    sink: MemorySink,
+    recorder: Recorder,
+    batch_size: usize,
+    sent: u64,
+}
+
+impl MemorySwitch {
+    /// A switch for `config` with empty inspection chains, keeping every frame it transmits.
+    pub fn new(config: &Config) -> Self {
+        Self::with_chains(config, Chain::default(), Chain::default(), true)
+    }
+
+    /// A switch with the given inspection chains; `keep` says whether transmitted frames and
+    /// notices are kept (tests) or only counted (benchmarks).
+    pub fn with_chains(config: &Config, ingress: Chain, egress: Chain, keep: bool) -> Self {
+        let slow = SharedSlowPath::new(SlowPath::new(config));
+        MemorySwitch {
+            worker: Worker::new(0, &config.limits, slow, ingress, egress),
+            batch: Batch::new(),
+            sink: MemorySink::new(keep),
+            recorder: Recorder {
+                keep,
+                notices: Vec::new(),
+            },
+            batch_size: config.limits.batch_size,
+            sent: 0,
+        }
+    }
+
+    /// Queues a frame entering `port` at `time_ns`; the batch is processed when it is full.
+    pub fn send(&mut self, port: PortId, frame: &[u8], time_ns: u64) {
+        self.sent += 1;
+        if !self
+            .batch
+            .push(frame, port, time_ns, self.sent, OffloadMeta::default())
+        {
+            // Larger than a buffer: count it as received and malformed.
+            self.flush();
+            let empty: &[u8] = &[];
+            self.batch
+                .push(empty, port, time_ns, self.sent, OffloadMeta::default());
+        }
+        if self.batch.len() >= self.batch_size {
+            self.flush();
+        }
+    }
+
+    /// Processes whatever is queued.
+    pub fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            self.worker
+                .process(&mut self.batch, &mut self.sink, &mut self.recorder);
+            self.batch.clear();
+        }
+    }
+
+    /// Frames transmitted out of `port` so far (empty when frames are not kept).
+    pub fn received(&self, port: PortId) -> &[Vec<u8>] {
+        self.sink
+            .frames
+            .get(usize::from(port))
+            .map_or(&[], |v| v.as_slice())
+    }
+
+    /// Forgets the frames received so far on every port.
+    pub fn clear_received(&mut self) {
+        for f in &mut self.sink.frames {
+            f.clear();
+        }
+        self.recorder.notices.clear();
+    }
+
+    /// Frames transmitted out of `port` so far (counted even when not kept).
+    pub fn transmitted(&self, port: PortId) -> u64 {
+        self.sink
+            .counts
+            .get(usize::from(port))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Drops and alerts seen so far (when kept).
+    pub fn notices(&self) -> &[Notice] {
+        &self.recorder.notices
+    }
+
+    /// The pipeline's counters.
+    pub fn counters(&self) -> &DatapathCounters {
+        self.worker.counters()
+    }
+
+    /// The worker (its flow table, ...).
+    pub fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    /// Runs periodic maintenance at `now` (flow expiry, MAC aging, revalidation).
+    pub fn maintain(&mut self, now: u64) {
+        self.flush();
+        self.worker.maintain_now(now);
+    }
+
+    /// Locks the slow path (to inspect or change ports and the MAC table).
+    pub fn slow_path(&self) -> SlowPathGuard<'_> {
+        self.worker.slow_path().lock()
+    }
+
+    /// The shared slow path.
+    pub fn shared_slow_path(&self) -> Arc<SharedSlowPath> {
+        Arc::clone(self.worker.slow_path())
+    }
+}

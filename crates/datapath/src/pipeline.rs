@@ -1,0 +1,920 @@
+//! The pipeline one worker runs over each batch of up to 32 packets:
+//!
+//! 1. **receive**: the batch arrives in preallocated buffers ([`Batch`]);
+//! 2. **parse** each frame once ([`wire::parse_packet`]) and extract its [`FlowKey`];
+//! 3. **ingress inspection** of the packet as the sender sent it;
+//! 4. **flow lookup**: exact-match cache, then megaflow classifier, as one batch; a miss goes up
+//!    to the [`SlowPath`] (under its lock, once per batch), which installs a megaflow;
+//! 5. **actions**: rewrite the frame in place (set fields, push/pop VLAN) and collect outputs; a
+//!    copy is made only when an output must see the packet before a later rewrite;
+//! 6. **egress inspection** of each output copy as its receiver will get it;
+//! 7. **transmit** to the [`TxSink`], checking that the copy passed both inspections.
+//!
+//! The hot path must never allocate, lock or block per packet: scratch arrays live in the
+//! [`Worker`], the slow path's lock is taken at most once per batch and only when a packet
+//! missed, and buffers are recycled. A worker is shared-nothing: it owns its flow table and its
+//! inspection engines; only the slow path (MAC learning, decisions) is shared.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use flow::{
+    Action, FlowId, FlowKey, FlowTable, FlowTableConfig, OffloadMeta, OutputSet, PacketBuf, Step,
+};
+use wire::{Layer, ParsedPacket};
+
+use crate::MAX_BATCH;
+use crate::config::Limits;
+use crate::counters::{DatapathCounters, DropReason};
+use crate::inspect::{Chain, PacketView, Reason, Stage, Verdict};
+use crate::port::PortId;
+use crate::reject;
+use crate::slowpath::SlowPath;
+
+/// Size of every packet buffer: a 64 KB GSO super-frame plus headroom for tags and tunnels.
+pub const BUF_SIZE: usize = 65_535 + 256;
+
+/// How often (in pipeline time) a worker expires idle flows and refreshes MAC learning.
+pub const MAINTENANCE_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// The slow path shared by every worker, with its generation published for lock-free checks.
+#[derive(Debug)]
+pub struct SharedSlowPath {
+    inner: Mutex<SlowPath>,
+    generation: AtomicU64,
+}
+
+/// The slow path, locked; publishes the generation when released.
+#[derive(Debug)]
+pub struct SlowPathGuard<'a> {
+    guard: MutexGuard<'a, SlowPath>,
+    generation: &'a AtomicU64,
+}
+
+impl std::ops::Deref for SlowPathGuard<'_> {
+    type Target = SlowPath;
+    fn deref(&self) -> &SlowPath {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for SlowPathGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SlowPath {
+        &mut self.guard
+    }
+}
+
+impl Drop for SlowPathGuard<'_> {
+    fn drop(&mut self) {
+        self.generation
+            .store(self.guard.generation(), Ordering::Release);
+    }
+}
+
+impl SharedSlowPath {
+    /// Shares a slow path.
+    pub fn new(slow: SlowPath) -> Arc<Self> {
+        let g = slow.generation();
+        Arc::new(SharedSlowPath {
+            inner: Mutex::new(slow),
+            generation: AtomicU64::new(g),
+        })
+    }
+
+    /// Locks the slow path. A worker that panicked while holding it cannot leave it in a state
+    /// worse than stale decisions, so a poisoned lock is taken over.
+    pub fn lock(&self) -> SlowPathGuard<'_> {
+        SlowPathGuard {
+            guard: self.inner.lock().unwrap_or_else(|e| e.into_inner()),
+            generation: &self.generation,
+        }
+    }
+
+    /// The last published generation (no lock).
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+}
+
+/// A batch of received packets in preallocated buffers.
+#[derive(Debug)]
+pub struct Batch {
+    bufs: Vec<PacketBuf>,
+    len: usize,
+    times: [u64; MAX_BATCH],
+    numbers: [u64; MAX_BATCH],
+}
+
+impl Batch {
+    /// A batch with its 32 buffers allocated once.
+    pub fn new() -> Self {
+        Batch {
+            bufs: (0..MAX_BATCH)
+                .map(|_| PacketBuf::new(BUF_SIZE, PacketBuf::DEFAULT_HEADROOM))
+                .collect(),
+            len: 0,
+            times: [0; MAX_BATCH],
+            numbers: [0; MAX_BATCH],
+        }
+    }
+
+    /// Empties the batch (buffers are kept).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Number of packets in the batch.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when the batch holds no packet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True when the batch holds 32 packets.
+    pub fn is_full(&self) -> bool {
+        self.len == MAX_BATCH
+    }
+
+    /// Copies a received frame into the next buffer. `number` identifies the packet to
+    /// observers (its record number in a capture). Returns false when the batch is full or the
+    /// frame is larger than a buffer.
+    pub fn push(
+        &mut self,
+        frame: &[u8],
+        in_port: PortId,
+        time_ns: u64,
+        number: u64,
+        meta: OffloadMeta,
+    ) -> bool {
+        if self.len == MAX_BATCH {
+            return false;
+        }
+        let b = &mut self.bufs[self.len];
+        if b.load(frame).is_err() {
+            return false;
+        }
+        b.in_port = in_port;
+        b.meta = meta;
+        self.times[self.len] = time_ns;
+        self.numbers[self.len] = number;
+        self.len += 1;
+        true
+    }
+
+    /// The frame in slot `i` (as it is now: after processing, as rewritten).
+    pub fn frame(&self, i: usize) -> &[u8] {
+        self.bufs.get(i).map_or(&[], |b| b.frame())
+    }
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch::new()
+    }
+}
+
+/// Where transmitted packets go.
+pub trait TxSink {
+    /// Sends one frame out of `port`.
+    fn transmit(&mut self, port: PortId, frame: &[u8], meta: &OffloadMeta, time_ns: u64);
+    /// Called after every batch, so sinks can hand a batch on at once.
+    fn flush(&mut self) {}
+}
+
+/// A dropped packet, as reported to an [`Observer`].
+#[derive(Debug, Clone, Copy)]
+pub struct DropNotice<'a> {
+    pub time_ns: u64,
+    /// The packet's number at its source (capture record number).
+    pub number: u64,
+    pub in_port: PortId,
+    pub out_port: Option<PortId>,
+    pub frame: &'a [u8],
+    pub parsed: &'a ParsedPacket,
+    /// `upcall-meter`, `hairpin`, ... or `<stage>:<engine>:<code>` for an engine's verdict.
+    pub reason: &'a str,
+    pub stage: Option<Stage>,
+}
+
+/// An alert raised by an inspection engine on a packet that went on.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertNotice<'a> {
+    pub time_ns: u64,
+    pub number: u64,
+    pub in_port: PortId,
+    pub out_port: Option<PortId>,
+    pub frame: &'a [u8],
+    pub parsed: &'a ParsedPacket,
+    pub reason: Reason,
+    pub stage: Stage,
+}
+
+/// Receives drops and alerts as they happen (EVE output, tests). Called only for dropped or
+/// alerted packets, never for plain forwarding.
+pub trait Observer {
+    /// A packet (or one output copy) was dropped.
+    fn on_drop(&mut self, _notice: &DropNotice<'_>) {}
+    /// An engine raised an alert.
+    fn on_alert(&mut self, _notice: &AlertNotice<'_>) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+impl Observer for NoObserver {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Src {
+    Batch(u8),
+    Copy(u16),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Egress {
+    src: Src,
+    pkt: u8,
+    port: PortId,
+}
+
+/// One datapath worker.
+pub struct Worker {
+    id: usize,
+    table: FlowTable,
+    slow: Arc<SharedSlowPath>,
+    seen_generation: u64,
+    ingress: Chain,
+    egress: Chain,
+    counters: DatapathCounters,
+    copies: Vec<PacketBuf>,
+    copies_used: usize,
+    reply: Box<[u8]>,
+    idle_timeout_ns: u64,
+    last_maintenance: Option<u64>,
+    // Per-batch scratch, sized once.
+    parsed: [ParsedPacket; MAX_BATCH],
+    keys: [FlowKey; MAX_BATCH],
+    alive: [bool; MAX_BATCH],
+    flows: [Option<FlowId>; MAX_BATCH],
+    verdicts: [Verdict; MAX_BATCH],
+    lookup_keys: [FlowKey; MAX_BATCH],
+    lookup_idx: [u8; MAX_BATCH],
+    lookup_out: [Option<FlowId>; MAX_BATCH],
+    /// Packets whose flow says "to slow path": decided afresh, nothing installed.
+    no_install: [bool; MAX_BATCH],
+    /// This batch's upcalled packets: slot, the flow installed (if any), the decided actions.
+    decided: Vec<(u8, Option<FlowId>, Vec<Action>)>,
+    outputs: OutputSet,
+    egress_list: Vec<Egress>,
+    egress_verdicts: Vec<Verdict>,
+    views: Vec<PacketView<'static>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("id", &self.id)
+            .field("flows", &self.table.len())
+            .field("ingress", &self.ingress)
+            .field("egress", &self.egress)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reuses a vector's allocation for views of another lifetime (the in-place collect of an
+/// emptied vector keeps its buffer).
+fn recycle<'a, 'b>(mut v: Vec<PacketView<'a>>) -> Vec<PacketView<'b>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
+}
+
+impl Worker {
+    /// A worker with its own flow table and inspection chains.
+    pub fn new(
+        id: usize,
+        limits: &Limits,
+        slow: Arc<SharedSlowPath>,
+        ingress: Chain,
+        egress: Chain,
+    ) -> Self {
+        let table = FlowTable::new(FlowTableConfig {
+            emc_entries: limits.emc_entries,
+            emc_insert_inv_prob: limits.emc_insert_inv_prob,
+            max_flows: limits.max_flows,
+            idle_timeout_ns: limits.idle_timeout_ms.saturating_mul(1_000_000),
+        });
+        let copies = (0..limits.pool_buffers.min(4096))
+            .map(|_| PacketBuf::new(BUF_SIZE, PacketBuf::DEFAULT_HEADROOM))
+            .collect();
+        Worker {
+            id,
+            table,
+            seen_generation: slow.generation(),
+            slow,
+            ingress,
+            egress,
+            counters: DatapathCounters::default(),
+            copies,
+            copies_used: 0,
+            reply: vec![0u8; reject::MAX_REPLY].into_boxed_slice(),
+            idle_timeout_ns: limits.idle_timeout_ms.saturating_mul(1_000_000),
+            last_maintenance: None,
+            parsed: [ParsedPacket::default(); MAX_BATCH],
+            keys: [FlowKey::zero(); MAX_BATCH],
+            alive: [false; MAX_BATCH],
+            flows: [None; MAX_BATCH],
+            verdicts: [Verdict::Pass; MAX_BATCH],
+            lookup_keys: [FlowKey::zero(); MAX_BATCH],
+            lookup_idx: [0; MAX_BATCH],
+            lookup_out: [None; MAX_BATCH],
+            no_install: [false; MAX_BATCH],
+            decided: Vec::new(),
+            outputs: OutputSet::new(),
+            egress_list: Vec::with_capacity(MAX_BATCH * 4),
+            egress_verdicts: Vec::with_capacity(MAX_BATCH * 4),
+            views: Vec::with_capacity(MAX_BATCH),
+        }
+    }
+
+    /// This worker's index.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> &DatapathCounters {
+        &self.counters
+    }
+
+    /// The worker's flow table (tests, reports).
+    pub fn flow_table(&self) -> &FlowTable {
+        &self.table
+    }
+
+    /// The shared slow path.
+    pub fn slow_path(&self) -> &Arc<SharedSlowPath> {
+        &self.slow
+    }
+
+    /// Runs the whole pipeline over one batch. The batch is left holding the frames as
+    /// rewritten; the caller clears it for reuse.
+    pub fn process(&mut self, batch: &mut Batch, sink: &mut dyn TxSink, obs: &mut dyn Observer) {
+        let n = batch.len;
+        if n == 0 {
+            return;
+        }
+        let now = batch.times[n - 1];
+        if self.slow.generation() != self.seen_generation {
+            self.revalidate(now);
+        }
+        self.counters.rx_packets += n as u64;
+
+        // Parse and extract keys.
+        for i in 0..n {
+            let b = &batch.bufs[i];
+            self.counters.rx_bytes += b.len() as u64;
+            // Parsed when the frame was loaded into its buffer.
+            let p = b.parsed;
+            self.parsed[i] = p;
+            if p.truncated == Some(Layer::Link) {
+                self.alive[i] = false;
+                self.counters.drop(DropReason::Malformed);
+                obs.on_drop(&DropNotice {
+                    time_ns: batch.times[i],
+                    number: batch.numbers[i],
+                    in_port: b.in_port,
+                    out_port: None,
+                    frame: b.frame(),
+                    parsed: &self.parsed[i],
+                    reason: DropReason::Malformed.name(),
+                    stage: None,
+                });
+                continue;
+            }
+            self.alive[i] = true;
+            self.keys[i] = FlowKey::extract(b.in_port, b.frame(), &p);
+        }
+
+        self.ingress_stage(batch, sink, obs);
+        let missed = self.lookup_stage(batch, now);
+        self.egress_list.clear();
+        // Hits run their actions before any upcall installs a flow: an install at the flow
+        // limit may evict a flow another packet of this batch hit.
+        self.action_stage(batch, obs, false);
+        if missed {
+            self.upcall_stage(batch, now, obs);
+            self.action_stage(batch, obs, true);
+        }
+        self.egress_stage(batch, sink, obs);
+
+        self.copies_used = 0;
+        sink.flush();
+        if self
+            .last_maintenance
+            .is_none_or(|t| now.saturating_sub(t) >= MAINTENANCE_INTERVAL_NS)
+        {
+            self.maintain(now);
+        }
+    }
+
+    fn ingress_stage(&mut self, batch: &Batch, sink: &mut dyn TxSink, obs: &mut dyn Observer) {
+        let n = batch.len;
+        let live = self.alive[..n].iter().filter(|a| **a).count() as u64;
+        self.counters.ingress_inspected += live;
+        if self.ingress.is_empty() {
+            self.counters.ingress_passed += live;
+            return;
+        }
+        let mut views = recycle(std::mem::take(&mut self.views));
+        let mut map = [0u8; MAX_BATCH];
+        for i in 0..n {
+            if self.alive[i] {
+                map[views.len()] = i as u8;
+                let b = &batch.bufs[i];
+                views.push(PacketView {
+                    stage: Stage::Ingress,
+                    in_port: b.in_port,
+                    out_port: None,
+                    frame: b.frame(),
+                    parsed: &self.parsed[i],
+                    key: &self.keys[i],
+                    meta: &b.meta,
+                    time_ns: batch.times[i],
+                });
+            }
+        }
+        let m = views.len();
+        self.ingress.run(&views, &mut self.verdicts[..m]);
+        for j in 0..m {
+            let i = usize::from(map[j]);
+            let v = self.verdicts[j];
+            match v {
+                Verdict::Pass => self.counters.ingress_passed += 1,
+                Verdict::Alert(reason) => {
+                    self.counters.ingress_passed += 1;
+                    self.counters.ingress_alerts += 1;
+                    obs.on_alert(&AlertNotice {
+                        time_ns: batch.times[i],
+                        number: batch.numbers[i],
+                        in_port: views[j].in_port,
+                        out_port: None,
+                        frame: views[j].frame,
+                        parsed: views[j].parsed,
+                        reason,
+                        stage: Stage::Ingress,
+                    });
+                }
+                Verdict::Drop(reason) | Verdict::Reject(reason) => {
+                    self.alive[i] = false;
+                    self.counters.verdict_drop(Stage::Ingress, reason);
+                    let name = format!("ingress:{}:{}", reason.engine, reason.code);
+                    obs.on_drop(&DropNotice {
+                        time_ns: batch.times[i],
+                        number: batch.numbers[i],
+                        in_port: views[j].in_port,
+                        out_port: None,
+                        frame: views[j].frame,
+                        parsed: views[j].parsed,
+                        reason: &name,
+                        stage: Some(Stage::Ingress),
+                    });
+                    if matches!(v, Verdict::Reject(_)) {
+                        send_reject(
+                            &mut self.reply,
+                            &mut self.counters,
+                            sink,
+                            views[j].frame,
+                            views[j].parsed,
+                            views[j].in_port,
+                            batch.times[i],
+                        );
+                    }
+                }
+            }
+        }
+        self.views = recycle(views);
+    }
+
+    /// Looks the batch up; returns true when some packet missed.
+    fn lookup_stage(&mut self, batch: &Batch, now: u64) -> bool {
+        let n = batch.len;
+        let mut m = 0;
+        for i in 0..n {
+            self.flows[i] = None;
+            if self.alive[i] {
+                self.lookup_keys[m] = self.keys[i];
+                self.lookup_idx[m] = i as u8;
+                m += 1;
+            }
+        }
+        if m == 0 {
+            return false;
+        }
+        self.counters.lookups += m as u64;
+        let before = *self.table.counters();
+        self.table
+            .lookup_batch(&self.lookup_keys[..m], &mut self.lookup_out[..m]);
+        let after = self.table.counters();
+        self.counters.emc_hits += after.emc_hits - before.emc_hits;
+        self.counters.megaflow_hits += after.megaflow_hits - before.megaflow_hits;
+        let mut missed = false;
+        for j in 0..m {
+            let i = usize::from(self.lookup_idx[j]);
+            self.flows[i] = self.lookup_out[j];
+            self.no_install[i] = false;
+            if let Some(id) = self.flows[i]
+                && self.table.actions(id).first() == Some(&Action::ToSlowPath)
+            {
+                self.table.record(
+                    id,
+                    batch.bufs[i].len() as u32,
+                    self.parsed[i].tcp_flags,
+                    now,
+                );
+                self.flows[i] = None;
+                self.no_install[i] = true;
+            }
+            missed |= self.flows[i].is_none();
+        }
+        missed
+    }
+
+    /// Sends the batch's misses to the slow path under one lock, installs what it decides, and
+    /// keeps each decision's actions for the packet that asked.
+    fn upcall_stage(&mut self, batch: &Batch, now: u64, obs: &mut dyn Observer) {
+        let n = batch.len;
+        self.decided.clear();
+        let slow = Arc::clone(&self.slow);
+        let mut sp = slow.lock();
+        for i in 0..n {
+            if !self.alive[i] || self.flows[i].is_some() {
+                continue;
+            }
+            self.counters.misses += 1;
+            // An earlier packet of this batch may have installed the flow already.
+            if !self.no_install[i]
+                && let Some(id) = self.table.lookup(&self.keys[i])
+            {
+                self.decided
+                    .push((i as u8, Some(id), self.table.actions(id).to_vec()));
+                continue;
+            }
+            self.counters.upcalls += 1;
+            let Some(d) = sp.upcall(&self.keys[i], batch.times[i].max(now)) else {
+                self.alive[i] = false;
+                self.counters.drop(DropReason::UpcallMeter);
+                let b = &batch.bufs[i];
+                obs.on_drop(&DropNotice {
+                    time_ns: batch.times[i],
+                    number: batch.numbers[i],
+                    in_port: b.in_port,
+                    out_port: None,
+                    frame: b.frame(),
+                    parsed: &self.parsed[i],
+                    reason: DropReason::UpcallMeter.name(),
+                    stage: None,
+                });
+                continue;
+            };
+            if self.no_install[i] {
+                self.decided.push((i as u8, None, d.actions));
+                continue;
+            }
+            let evicted_before = self.table.counters().evictions;
+            match self.table.install(
+                &self.keys[i],
+                &d.mask,
+                d.priority,
+                &d.actions,
+                d.generation,
+                now,
+            ) {
+                Ok(id) => {
+                    self.counters.flows_installed += 1;
+                    self.decided.push((i as u8, Some(id), d.actions));
+                }
+                Err(_) => {
+                    self.counters.install_failures += 1;
+                    self.decided.push((i as u8, None, d.actions));
+                }
+            }
+            self.counters.flows_evicted += self.table.counters().evictions - evicted_before;
+        }
+        drop(sp);
+        // Our own learning raised the generation; the flows just installed carry it already.
+    }
+
+    /// Runs the actions of the packets that hit (`upcalled == false`) or of those the slow
+    /// path just decided (`upcalled == true`).
+    fn action_stage(&mut self, batch: &mut Batch, obs: &mut dyn Observer, upcalled: bool) {
+        let n = if upcalled {
+            self.decided.len()
+        } else {
+            batch.len
+        };
+        for k in 0..n {
+            let len;
+            let actions: &[Action] = if upcalled {
+                let (i, id, ref acts) = self.decided[k];
+                len = batch.bufs[usize::from(i)].len() as u32;
+                if let Some(id) = id {
+                    let i = usize::from(i);
+                    self.table
+                        .record(id, len, self.parsed[i].tcp_flags, batch.times[i]);
+                }
+                acts
+            } else {
+                let Some(id) = self.flows[k].filter(|_| self.alive[k]) else {
+                    continue;
+                };
+                len = batch.bufs[k].len() as u32;
+                self.table
+                    .record(id, len, self.parsed[k].tcp_flags, batch.times[k]);
+                self.table.actions(id)
+            };
+            let i = if upcalled {
+                usize::from(self.decided[k].0)
+            } else {
+                k
+            };
+            let outcome = run_actions(
+                actions,
+                i,
+                &mut batch.bufs,
+                &mut self.parsed[i],
+                &mut self.copies,
+                &mut self.copies_used,
+                &mut self.outputs,
+                &mut self.egress_list,
+                &mut self.counters,
+            );
+            if let Err(reason) = outcome {
+                self.alive[i] = false;
+                self.counters.drop(reason);
+                let b = &batch.bufs[i];
+                obs.on_drop(&DropNotice {
+                    time_ns: batch.times[i],
+                    number: batch.numbers[i],
+                    in_port: b.in_port,
+                    out_port: None,
+                    frame: b.frame(),
+                    parsed: &self.parsed[i],
+                    reason: reason.name(),
+                    stage: None,
+                });
+            }
+        }
+    }
+
+    fn egress_stage(&mut self, batch: &Batch, sink: &mut dyn TxSink, obs: &mut dyn Observer) {
+        let total = self.egress_list.len();
+        if total == 0 {
+            return;
+        }
+        self.counters.egress_inspected += total as u64;
+        self.egress_verdicts.clear();
+        self.egress_verdicts.resize(total, Verdict::Pass);
+        let copies = &self.copies;
+        let frame_of = |src: Src| -> &PacketBuf {
+            match src {
+                Src::Batch(i) => &batch.bufs[usize::from(i)],
+                Src::Copy(c) => &copies[usize::from(c)],
+            }
+        };
+        // Egress copies are parsed again only when an engine will look at them and the
+        // actions changed the frame; otherwise the ingress parse (kept up to date by the
+        // actions) stands.
+        if !self.egress.is_empty() {
+            let mut views = recycle(std::mem::take(&mut self.views));
+            let mut start = 0;
+            while start < total {
+                let end = (start + MAX_BATCH).min(total);
+                views.clear();
+                for e in &self.egress_list[start..end] {
+                    let b = frame_of(e.src);
+                    let i = usize::from(e.pkt);
+                    views.push(PacketView {
+                        stage: Stage::Egress,
+                        in_port: b.in_port,
+                        out_port: Some(e.port),
+                        frame: b.frame(),
+                        parsed: &b.parsed,
+                        key: &self.keys[i],
+                        meta: &b.meta,
+                        time_ns: batch.times[i],
+                    });
+                }
+                self.egress
+                    .run(&views, &mut self.egress_verdicts[start..end]);
+                start = end;
+            }
+            self.views = recycle(views);
+        }
+        for (k, e) in self.egress_list.iter().enumerate() {
+            let b = frame_of(e.src);
+            let i = usize::from(e.pkt);
+            match self.egress_verdicts[k] {
+                Verdict::Pass => {}
+                Verdict::Alert(reason) => {
+                    self.counters.egress_alerts += 1;
+                    obs.on_alert(&AlertNotice {
+                        time_ns: batch.times[i],
+                        number: batch.numbers[i],
+                        in_port: b.in_port,
+                        out_port: Some(e.port),
+                        frame: b.frame(),
+                        parsed: &b.parsed,
+                        reason,
+                        stage: Stage::Egress,
+                    });
+                }
+                v @ (Verdict::Drop(reason) | Verdict::Reject(reason)) => {
+                    self.counters.verdict_drop(Stage::Egress, reason);
+                    let name = format!("egress:{}:{}", reason.engine, reason.code);
+                    obs.on_drop(&DropNotice {
+                        time_ns: batch.times[i],
+                        number: batch.numbers[i],
+                        in_port: b.in_port,
+                        out_port: Some(e.port),
+                        frame: b.frame(),
+                        parsed: &b.parsed,
+                        reason: &name,
+                        stage: Some(Stage::Egress),
+                    });
+                    if matches!(v, Verdict::Reject(_)) {
+                        // Answer the sender with the packet as it sent it.
+                        let orig = &batch.bufs[i];
+                        send_reject(
+                            &mut self.reply,
+                            &mut self.counters,
+                            sink,
+                            orig.frame(),
+                            &self.parsed[i],
+                            orig.in_port,
+                            batch.times[i],
+                        );
+                    }
+                    continue;
+                }
+            }
+            self.counters.egress_passed += 1;
+            // Both stages ran for this copy: ingress (it was alive after ingress) and egress
+            // (just now). The check guards against a future code path that skips one.
+            if !self.alive[i] {
+                self.counters.drop(DropReason::Uninspected);
+                continue;
+            }
+            self.counters.tx_packets += 1;
+            self.counters.tx_bytes += b.len() as u64;
+            sink.transmit(e.port, b.frame(), &b.meta, batch.times[i]);
+        }
+    }
+
+    /// Re-decides every flow installed under an older slow-path generation.
+    fn revalidate(&mut self, now: u64) {
+        let slow = Arc::clone(&self.slow);
+        let mut sp = slow.lock();
+        let current = sp.generation();
+        let stats = self.table.revalidate(current, |key, mask, actions| {
+            let d = sp.decide(key, now);
+            sp.note_decision(&d);
+            if d.mask != *mask {
+                flow::Revalidation::Delete
+            } else if d.actions.as_slice() == actions {
+                flow::Revalidation::Keep
+            } else {
+                flow::Revalidation::Replace(d.actions)
+            }
+        });
+        self.counters.revalidations += 1;
+        self.counters.flows_revalidated_deleted += stats.deleted as u64;
+        self.counters.flows_revalidated_updated += stats.replaced as u64;
+        self.seen_generation = current;
+    }
+
+    /// Periodic work: expire idle flows, keep MACs of active flows learnt, age the FDB.
+    fn maintain(&mut self, now: u64) {
+        let since = self.last_maintenance.unwrap_or(0);
+        self.last_maintenance = Some(now);
+        self.counters.flows_expired += self.table.expire_idle(now) as u64;
+        let slow = Arc::clone(&self.slow);
+        let mut sp = slow.lock();
+        for f in self.table.iter() {
+            if f.stats.last_used > since {
+                sp.refresh_from_flow(f.key, f.stats.last_used);
+            }
+        }
+        sp.age(now);
+        let _ = self.idle_timeout_ns;
+    }
+
+    /// Forces maintenance at `now` (end of a replay, tests).
+    pub fn maintain_now(&mut self, now: u64) {
+        self.maintain(now);
+        if self.slow.generation() != self.seen_generation {
+            self.revalidate(now);
+        }
+    }
+}
+
+/// Applies a flow's actions to packet `i`, appending its outputs to `egress`. Outputs that
+/// must see the packet before a later rewrite get a copy from the worker's pool.
+#[allow(clippy::too_many_arguments)]
+fn run_actions(
+    actions: &[Action],
+    i: usize,
+    bufs: &mut [PacketBuf],
+    parsed: &mut ParsedPacket,
+    copies: &mut [PacketBuf],
+    copies_used: &mut usize,
+    outputs: &mut OutputSet,
+    egress: &mut Vec<Egress>,
+    counters: &mut DatapathCounters,
+) -> Result<(), DropReason> {
+    let outputs_before = egress.len();
+    let buf = &mut bufs[i];
+    buf.parsed = *parsed;
+    outputs.clear();
+    let mut start = 0;
+    loop {
+        match flow::execute_from(actions, start, buf, outputs) {
+            Err(_) => {
+                egress.truncate(outputs_before);
+                return Err(DropReason::ActionFailed);
+            }
+            Ok(Step::Resume(next)) => {
+                // These outputs see the packet as it is now; later actions rewrite it.
+                let loaded = match copies.get_mut(*copies_used) {
+                    Some(c) => {
+                        let ok = c.load(buf.frame()).is_ok();
+                        c.meta = buf.meta;
+                        c.in_port = buf.in_port;
+                        c.parsed = buf.parsed;
+                        ok
+                    }
+                    None => false,
+                };
+                if loaded {
+                    counters.copies += 1;
+                    for &port in outputs.ports() {
+                        egress.push(Egress {
+                            src: Src::Copy(*copies_used as u16),
+                            pkt: i as u8,
+                            port,
+                        });
+                    }
+                    *copies_used += 1;
+                } else {
+                    for _ in outputs.ports() {
+                        counters.drop(DropReason::PoolExhausted);
+                    }
+                }
+                outputs.clear_ports();
+                start = next;
+            }
+            Ok(Step::Done) => break,
+        }
+    }
+    *parsed = buf.parsed;
+    if let Some(reason) = outputs.drop_reason() {
+        egress.truncate(outputs_before);
+        return Err(DropReason::from(reason));
+    }
+    if outputs.to_slow_path() {
+        // Only meaningful as a flow's first action, where the lookup stage handles it;
+        // anywhere else the action list is malformed.
+        egress.truncate(outputs_before);
+        return Err(DropReason::ActionFailed);
+    }
+    for &port in outputs.ports() {
+        egress.push(Egress {
+            src: Src::Batch(i as u8),
+            pkt: i as u8,
+            port,
+        });
+    }
+    if egress.len() == outputs_before {
+        return Err(DropReason::NoDestination);
+    }
+    Ok(())
+}
+
+fn send_reject(
+    reply: &mut [u8],
+    counters: &mut DatapathCounters,
+    sink: &mut dyn TxSink,
+    frame: &[u8],
+    parsed: &ParsedPacket,
+    port: PortId,
+    time_ns: u64,
+) {
+    if let Some(len) = reject::build_reply(frame, parsed, reply) {
+        counters.rejects_sent += 1;
+        sink.transmit(port, &reply[..len], &OffloadMeta::default(), time_ns);
+    }
+}

@@ -1,0 +1,352 @@
+//! The slow path: what happens to a packet the flow table has no entry for.
+//!
+//! A miss goes up as an upcall (the input port and the flow key); the slow path learns the source
+//! MAC, decides the packet's fate as a learning switch (per bridge and VLAN: forward to the port
+//! that owns the destination MAC, or flood broadcast, multicast and unknown unicast to every other
+//! port of the bridge and VLAN, adding or removing the 802.1Q tag each output port wants), and
+//! answers with a [`Decision`]: the actions and the **narrowest-needed megaflow mask**, made of
+//! only the fields the decision read (recorded through [`flow::Wildcards`]). The fast path
+//! installs it and applies the actions; it never calls into policy code itself.
+//!
+//! Upcalls are metered per input port ([`UpcallMeter`]). Every change that can alter an installed
+//! flow's decision raises [`SlowPath::generation`]: a MAC moved or aged out, a port added or
+//! changed, or a new MAC learnt that some installed flow flooded to as unknown unicast (the slow
+//! path remembers which unknown destinations it flooded, so that the common case of a new MAC
+//! nobody was looking for changes nothing). Workers then revalidate their installed flows with
+//! [`SlowPath::decide`], which re-runs the decision without learning.
+//!
+//! This layer may allocate (it installs flows), but it is entered once per new flow, never per
+//! packet of a known flow.
+
+use std::collections::HashSet;
+
+use flow::{Action, Field, FlowKey, FlowMask, Wildcards};
+
+use crate::config::{Config, PortConfig};
+use crate::fdb::{Fdb, Learned};
+use crate::meter::UpcallMeter;
+use crate::port::{PortId, PortTable, VlanMode};
+
+/// 802.1Q tag protocol identifier used when the switch pushes a tag.
+pub const TPID_8021Q: u16 = 0x8100;
+
+/// The slow path's answer to an upcall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Actions in order; outputs see the packet as the actions before them left it.
+    pub actions: Vec<Action>,
+    /// The fields the decision depended on; everything else is wildcarded.
+    pub mask: FlowMask,
+    /// Priority of the megaflow (all learning-switch flows share one; policy flows rank above).
+    pub priority: u32,
+    /// The generation the decision was made under.
+    pub generation: u64,
+    /// Why the packet is dropped, when the actions drop it.
+    pub drop: Option<flow::DropReason>,
+    /// Set when the packet was flooded because its unicast destination is unknown: (bridge,
+    /// VLAN, MAC). Learning that MAC later must revalidate this flow.
+    pub unknown_destination: Option<(u16, u16, [u8; 6])>,
+}
+
+/// Counters of the slow path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SlowPathCounters {
+    pub upcalls: u64,
+    pub upcalls_refused: u64,
+    pub unicast: u64,
+    pub flooded: u64,
+    pub dropped: u64,
+    pub macs_learnt: u64,
+    pub station_moves: u64,
+}
+
+/// Learning-switch slow path for every bridge.
+#[derive(Debug)]
+pub struct SlowPath {
+    ports: PortTable,
+    bridges: Vec<String>,
+    fdb: Fdb,
+    meter: UpcallMeter,
+    generation: u64,
+    /// Unicast destinations flooded as unknown by some installed flow.
+    flooded_unknown: HashSet<(u16, u16, [u8; 6])>,
+    counters: SlowPathCounters,
+}
+
+/// Priority of learning-switch megaflows.
+pub const SWITCH_PRIORITY: u32 = 100;
+
+impl SlowPath {
+    /// A slow path for the bridges and ports of `config`.
+    pub fn new(config: &Config) -> Self {
+        let l = &config.limits;
+        let mut ports = PortTable::new();
+        for p in &config.ports {
+            // Config validation bounds the port count, so `add` cannot fail here.
+            let _ = ports.add(p.clone());
+        }
+        let n = ports.len();
+        SlowPath {
+            ports,
+            bridges: config.bridges.iter().map(|b| b.name.clone()).collect(),
+            fdb: Fdb::new(
+                l.mac_table_size,
+                l.mac_aging_s.saturating_mul(1_000_000_000),
+            ),
+            meter: UpcallMeter::new(l.upcall_rate, l.upcall_burst, n.max(1)),
+            generation: 1,
+            flooded_unknown: HashSet::new(),
+            counters: SlowPathCounters::default(),
+        }
+    }
+
+    /// The decision generation: changes whenever an installed flow's decision may be stale.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Records that an installed flow floods to an unknown destination.
+    pub fn note_decision(&mut self, d: &Decision) {
+        if let Some(k) = d.unknown_destination
+            && self.flooded_unknown.len() < 1 << 20
+        {
+            self.flooded_unknown.insert(k);
+        }
+    }
+
+    /// The port table.
+    pub fn ports(&self) -> &PortTable {
+        &self.ports
+    }
+
+    /// Bridge names, by index.
+    pub fn bridges(&self) -> &[String] {
+        &self.bridges
+    }
+
+    /// The MAC learning table.
+    pub fn fdb(&self) -> &Fdb {
+        &self.fdb
+    }
+
+    /// The upcall meter.
+    pub fn meter(&self) -> &UpcallMeter {
+        &self.meter
+    }
+
+    /// Counters since creation.
+    pub fn counters(&self) -> SlowPathCounters {
+        self.counters
+    }
+
+    /// Adds a port (a VM appeared); returns its id, or `None` when the id space is full.
+    pub fn add_port(&mut self, spec: PortConfig) -> Option<PortId> {
+        let id = self.ports.add(spec)?;
+        self.meter.set_ports(self.ports.len());
+        // A new port changes flooding decisions.
+        self.generation += 1;
+        Some(id)
+    }
+
+    /// Changes a port's VLAN mode; flows through it are revalidated.
+    pub fn set_port_vlan(&mut self, port: PortId, vlan: VlanMode) -> bool {
+        let Some(p) = self.ports.get_mut(port) else {
+            return false;
+        };
+        p.vlan = vlan;
+        self.fdb.flush_port(port);
+        self.generation += 1;
+        true
+    }
+
+    /// Forgets MACs unused for the aging time.
+    pub fn age(&mut self, now: u64) -> usize {
+        let n = self.fdb.age(now);
+        if n > 0 {
+            self.generation += 1;
+        }
+        n
+    }
+
+    /// Keeps the MAC of a flow that is still in use from aging out: traffic that hits the flow
+    /// cache never comes up here, so the workers report used flows' keys.
+    pub fn refresh_from_flow(&mut self, key: &FlowKey, now: u64) {
+        let in_port = key.in_port();
+        let Some(port) = self.ports.get(in_port) else {
+            return;
+        };
+        if let Some(vlan) = port.vlan.admit(key.vlan().map(|tci| tci & 0x0fff)) {
+            self.fdb
+                .touch(port.bridge as u16, vlan, key.dl_src(), in_port, now);
+        }
+    }
+
+    /// Handles one upcall: meters it, learns, decides. `None` when the meter refused it (the
+    /// packet is dropped, nothing is installed).
+    pub fn upcall(&mut self, key: &FlowKey, now: u64) -> Option<Decision> {
+        self.counters.upcalls += 1;
+        let in_port = key.in_port();
+        if !self.meter.admit(in_port, now) {
+            self.counters.upcalls_refused += 1;
+            return None;
+        }
+        if let Some(port) = self.ports.get(in_port)
+            && let Some(vlan) = port.vlan.admit(key.vlan().map(|tci| tci & 0x0fff))
+        {
+            let src = key.dl_src();
+            match self.fdb.learn(port.bridge as u16, vlan, src, in_port, now) {
+                Learned::New => {
+                    self.counters.macs_learnt += 1;
+                    if self
+                        .flooded_unknown
+                        .remove(&(port.bridge as u16, vlan, src))
+                    {
+                        self.generation += 1;
+                    }
+                }
+                Learned::Moved { .. } => {
+                    self.counters.station_moves += 1;
+                    self.generation += 1;
+                }
+                Learned::Refreshed | Learned::Ignored => {}
+            }
+        }
+        let d = self.decide(key, now);
+        self.note_decision(&d);
+        match &d.drop {
+            Some(_) => self.counters.dropped += 1,
+            None if d
+                .actions
+                .iter()
+                .filter(|a| matches!(a, Action::Output(_)))
+                .count()
+                > 1 =>
+            {
+                self.counters.flooded += 1
+            }
+            None => self.counters.unicast += 1,
+        }
+        Some(d)
+    }
+
+    /// Decides what to do with packets of `key`, without learning. Used for upcalls (after
+    /// learning) and to revalidate installed flows.
+    pub fn decide(&self, key: &FlowKey, now: u64) -> Decision {
+        let mut wc = Wildcards::new();
+        let generation = self.generation();
+        let drop = |wc: &Wildcards, reason: flow::DropReason| Decision {
+            actions: vec![Action::Drop(reason)],
+            mask: wc.mask(),
+            priority: SWITCH_PRIORITY,
+            generation,
+            drop: Some(reason),
+            unknown_destination: None,
+        };
+        wc.read(Field::InPort);
+        let in_port = key.in_port();
+        let Some(port) = self.ports.get(in_port) else {
+            return drop(&wc, flow::DropReason::UnknownPort);
+        };
+        wc.read(Field::Vlan);
+        let tag = key.vlan().map(|tci| tci & 0x0fff);
+        let Some(vlan) = port.vlan.admit(tag) else {
+            return drop(&wc, flow::DropReason::VlanNotAllowed);
+        };
+        // The source MAC is read for learning: a new source must come up to be learnt.
+        wc.read(Field::DlSrc);
+        let src = key.dl_src();
+        if src[0] & 1 != 0 {
+            return drop(&wc, flow::DropReason::InvalidSourceMac);
+        }
+        wc.read(Field::DlDst);
+        let dst = key.dl_dst();
+        let bridge = port.bridge;
+        // The frame's tag state on input: a priority tag (VID 0) is kept as it came.
+        let wire_tag = key.vlan();
+        let mut actions = Vec::new();
+        if dst[0] & 1 == 0
+            && let Some(out) = self.fdb.lookup(bridge as u16, vlan, dst, now)
+        {
+            if out == in_port {
+                return drop(&wc, flow::DropReason::Hairpin);
+            }
+            if let Some(op) = self.ports.get(out)
+                && op.bridge == bridge
+                && let Some(egress) = op.vlan.egress(vlan)
+            {
+                retag(&mut actions, wire_tag, egress);
+                actions.push(Action::Output(out));
+                return Decision {
+                    actions,
+                    mask: wc.mask(),
+                    priority: SWITCH_PRIORITY,
+                    generation,
+                    drop: None,
+                    unknown_destination: None,
+                };
+            }
+            // The learnt port cannot carry this VLAN any more: flood instead.
+        }
+        let unknown_destination = (dst[0] & 1 == 0).then_some((bridge as u16, vlan, dst));
+        // Flood: group output ports by the tag they want, starting with the frame's own state
+        // so that the common case needs no rewrite at all.
+        let mut untagged: Vec<PortId> = Vec::new();
+        let mut tagged: Vec<PortId> = Vec::new();
+        for p in self.ports.iter() {
+            if p.id == in_port || p.bridge != bridge {
+                continue;
+            }
+            match p.vlan.egress(vlan) {
+                Some(None) => untagged.push(p.id),
+                Some(Some(_)) => tagged.push(p.id),
+                None => {}
+            }
+        }
+        if untagged.is_empty() && tagged.is_empty() {
+            return drop(&wc, flow::DropReason::NoDestination);
+        }
+        let groups: [(Option<u16>, &Vec<PortId>); 2] = if wire_tag.is_some() {
+            [(Some(vlan), &tagged), (None, &untagged)]
+        } else {
+            [(None, &untagged), (Some(vlan), &tagged)]
+        };
+        let mut state = wire_tag;
+        for (egress, ports) in groups {
+            if ports.is_empty() {
+                continue;
+            }
+            retag(&mut actions, state, egress);
+            state = egress.map(|v| v & 0x0fff);
+            actions.extend(ports.iter().map(|&p| Action::Output(p)));
+        }
+        Decision {
+            actions,
+            mask: wc.mask(),
+            priority: SWITCH_PRIORITY,
+            generation,
+            drop: None,
+            unknown_destination,
+        }
+    }
+}
+
+/// Appends the actions that turn a frame tagged `from` (a TCI, or untagged) into one tagged
+/// `to` (a VID, or untagged).
+fn retag(actions: &mut Vec<Action>, from: Option<u16>, to: Option<u16>) {
+    match (from, to) {
+        (None, None) => {}
+        (Some(tci), Some(vid)) if tci & 0x0fff == vid => {}
+        (Some(_), None) => actions.push(Action::PopVlan),
+        (None, Some(vid)) => actions.push(Action::PushVlan {
+            tpid: TPID_8021Q,
+            tci: vid,
+        }),
+        (Some(_), Some(vid)) => {
+            actions.push(Action::PopVlan);
+            actions.push(Action::PushVlan {
+                tpid: TPID_8021Q,
+                tci: vid,
+            });
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! The learning switch and the dual-inspection pipeline, end to end on in-memory ports.
+
+use datapath::config::Config;
+use datapath::counters::{DatapathCounters, DropReason};
+use datapath::inspect::{Chain, Inspector, PacketView, Reason, Verdict};
+use datapath::memory::MemorySwitch;
+use datapath::port::VlanMode;
+use etherparse::PacketBuilder;
+use wire::{L4, parse_packet};
+
+const S: u64 = 1_000_000_000;
+
+fn mac(n: u8) -> [u8; 6] {
+    [2, 0, 0, 0, 0, n]
+}
+
+/// A TCP frame from MAC `s` to MAC `d` with ports, optionally VLAN-tagged.
+fn tcp(s: u8, d: u8, sport: u16, dport: u16, vlan: Option<u16>) -> Vec<u8> {
+    let mut f = Vec::new();
+    let eth = PacketBuilder::ethernet2(mac(s), mac(d));
+    let ip = |b: etherparse::PacketBuilderStep<etherparse::Ethernet2Header>| {
+        b.ipv4([10, 0, 0, s], [10, 0, 0, d], 64)
+    };
+    match vlan {
+        None => ip(eth)
+            .tcp(sport, dport, 1, 1000)
+            .write(&mut f, b"data")
+            .unwrap(),
+        Some(v) => eth
+            .single_vlan(etherparse::VlanId::try_new(v).unwrap())
+            .ipv4([10, 0, 0, s], [10, 0, 0, d], 64)
+            .tcp(sport, dport, 1, 1000)
+            .write(&mut f, b"data")
+            .unwrap(),
+    }
+    f
+}
+
+fn broadcast(s: u8, vlan: Option<u16>) -> Vec<u8> {
+    let mut f = tcp(s, 0, 1, 2, vlan);
+    f[0..6].copy_from_slice(&[0xff; 6]);
+    f
+}
+
+fn vid_of(frame: &[u8]) -> Option<u16> {
+    let p = parse_packet(frame);
+    (p.vlan_count > 0).then(|| p.vlans[0].vid())
+}
+
+/// Every transmitted copy passed both inspections, and every received packet is accounted for.
+fn assert_counters_add_up(c: &DatapathCounters) {
+    assert_eq!(c.tx_packets, c.egress_passed, "{c:#?}");
+    assert!(c.egress_passed <= c.egress_inspected, "{c:#?}");
+    assert!(c.ingress_passed <= c.ingress_inspected, "{c:#?}");
+    assert!(c.ingress_inspected <= c.rx_packets, "{c:#?}");
+    assert_eq!(c.drops_for(DropReason::Uninspected), 0, "{c:#?}");
+    assert_eq!(
+        c.lookups, c.ingress_passed,
+        "every packet that passed ingress was looked up: {c:#?}"
+    );
+    assert_eq!(c.lookups, c.emc_hits + c.megaflow_hits + c.misses, "{c:#?}");
+}
+
+const ONE_BRIDGE: &str = r#"
+[datapath]
+emc_insert_inv_prob = 1
+
+[[bridge]]
+name = "br0"
+
+[[bridge]]
+name = "br1"
+
+[[port]]
+name = "vm1"
+kind = "vm"
+bridge = "br0"
+
+[[port]]
+name = "vm2"
+kind = "vm"
+bridge = "br0"
+
+[[port]]
+name = "vm3"
+kind = "vm"
+bridge = "br0"
+
+[[port]]
+name = "other"
+kind = "vm"
+bridge = "br1"
+"#;
+
+fn switch(cfg: &str) -> MemorySwitch {
+    MemorySwitch::new(&Config::parse(cfg, "test.toml".as_ref()).unwrap())
+}
+
+#[test]
+fn learning_then_unicast() {
+    let mut sw = switch(ONE_BRIDGE);
+    // vm1 -> vm2, vm2 unknown: flooded to vm2 and vm3, never back to vm1 nor to br1.
+    sw.send(0, &tcp(1, 2, 1000, 80, None), 0);
+    sw.flush();
+    assert_eq!(sw.received(0).len(), 0);
+    assert_eq!(sw.received(1).len(), 1);
+    assert_eq!(sw.received(2).len(), 1);
+    assert_eq!(sw.received(3).len(), 0, "other bridge");
+    // vm2 answers: vm1 was learnt, so unicast.
+    sw.send(1, &tcp(2, 1, 80, 1000, None), S);
+    sw.flush();
+    assert_eq!(sw.received(0).len(), 1);
+    assert_eq!(sw.received(2).len(), 1, "vm3 sees no unicast");
+    // vm1 -> vm2 again: vm2 is known now; the flooding flow was revalidated into unicast.
+    sw.send(0, &tcp(1, 2, 1000, 80, None), 2 * S);
+    sw.flush();
+    assert_eq!(sw.received(1).len(), 2);
+    assert_eq!(sw.received(2).len(), 1, "no more flooding to vm3");
+    let c = sw.counters();
+    assert!(c.revalidations >= 1, "{c:#?}");
+    assert_counters_add_up(c);
+    assert_eq!(sw.slow_path().fdb().len(), 2);
+}
+
+#[test]
+fn flow_install_then_hit_and_megaflow_wildcards() {
+    let mut sw = switch(ONE_BRIDGE);
+    // Learn both ends first.
+    sw.send(0, &tcp(1, 2, 1, 1, None), 0);
+    sw.send(1, &tcp(2, 1, 1, 1, None), 0);
+    sw.flush();
+    let upcalls = sw.counters().upcalls;
+    // 200 different TCP connections between the same two MACs: the learning switch only
+    // read in_port, VLAN and MACs, so one megaflow per direction covers them all.
+    for i in 0..200u16 {
+        sw.send(0, &tcp(1, 2, 10_000 + i, 80, None), S);
+    }
+    sw.flush();
+    let c = sw.counters();
+    assert!(c.upcalls - upcalls <= 1, "{c:#?}");
+    assert_eq!(sw.received(1).len(), 201);
+    assert!(c.megaflow_hits + c.emc_hits >= 199, "{c:#?}");
+    // The same connection again hits the exact-match cache.
+    let emc = c.emc_hits;
+    for _ in 0..10 {
+        sw.send(0, &tcp(1, 2, 10_000, 80, None), 2 * S);
+    }
+    sw.flush();
+    assert!(sw.counters().emc_hits >= emc + 9, "{:#?}", sw.counters());
+    assert_counters_add_up(sw.counters());
+}
+
+const VLANS: &str = r#"
+[[bridge]]
+name = "br0"
+
+[[port]]
+name = "a10"
+kind = "vm"
+bridge = "br0"
+vlan = 10
+
+[[port]]
+name = "b10"
+kind = "vm"
+bridge = "br0"
+vlan = 10
+
+[[port]]
+name = "c20"
+kind = "vm"
+bridge = "br0"
+vlan = 20
+
+[[port]]
+name = "trunk"
+kind = "uplink"
+bridge = "br0"
+trunk = [10, 20]
+"#;
+
+#[test]
+fn vlan_isolation_and_trunking() {
+    let mut sw = switch(VLANS);
+    // Broadcast from an access port in VLAN 10: the other VLAN-10 port gets it untagged, the
+    // trunk gets it tagged 10, VLAN 20 never sees it.
+    sw.send(0, &broadcast(1, None), 0);
+    sw.flush();
+    assert_eq!(sw.received(1).len(), 1);
+    assert_eq!(vid_of(&sw.received(1)[0]), None);
+    assert_eq!(sw.received(2).len(), 0, "VLAN 20 is isolated");
+    assert_eq!(sw.received(3).len(), 1);
+    assert_eq!(vid_of(&sw.received(3)[0]), Some(10));
+    // The tagged copy is the same frame with a tag: checksums still verify.
+    let t = &sw.received(3)[0];
+    assert_eq!(parse_packet(t).l4, L4::Tcp);
+    assert_eq!(&t[18..], &broadcast(1, None)[14..]);
+
+    // From the trunk, tagged 20: delivered untagged to c20 only.
+    sw.send(3, &broadcast(9, Some(20)), S);
+    sw.flush();
+    assert_eq!(sw.received(2).len(), 1);
+    assert_eq!(vid_of(&sw.received(2)[0]), None);
+    assert_eq!(sw.received(0).len(), 0);
+    assert_eq!(sw.received(1).len(), 1);
+
+    // VLAN 30 is not allowed on the trunk; tagged frames on an access port are not either.
+    sw.send(3, &broadcast(9, Some(30)), 2 * S);
+    sw.send(0, &broadcast(1, Some(10)), 2 * S);
+    sw.flush();
+    assert_eq!(sw.counters().drops_for(DropReason::VlanNotAllowed), 2);
+    // Unicast across the trunk after learning: a10 -> mac 9 (learnt in VLAN 20 only) floods in
+    // VLAN 10, since learning is per VLAN.
+    sw.clear_received();
+    sw.send(0, &tcp(1, 9, 1, 2, None), 3 * S);
+    sw.flush();
+    assert_eq!(sw.received(1).len(), 1);
+    assert_eq!(sw.received(3).len(), 1);
+    assert_eq!(sw.received(2).len(), 0);
+    assert_counters_add_up(sw.counters());
+}
+
+#[test]
+fn station_move_revalidates_flows() {
+    let mut sw = switch(ONE_BRIDGE);
+    sw.send(1, &tcp(2, 1, 1, 1, None), 0); // mac 2 on vm2
+    sw.send(0, &tcp(1, 2, 1, 1, None), 0); // to mac 2: unicast to vm2, flow installed
+    sw.flush();
+    assert_eq!(sw.received(1).len(), 1);
+    // mac 2 now appears behind vm3 (live migration).
+    sw.send(2, &tcp(2, 1, 5, 5, None), S);
+    sw.flush();
+    assert_eq!(sw.slow_path().counters().station_moves, 1);
+    sw.clear_received();
+    sw.send(0, &tcp(1, 2, 1, 1, None), 2 * S);
+    sw.flush();
+    assert_eq!(sw.received(1).len(), 0, "old port no longer gets it");
+    assert_eq!(sw.received(2).len(), 1, "new port does");
+    let c = sw.counters();
+    assert!(
+        c.flows_revalidated_updated + c.flows_revalidated_deleted >= 1,
+        "{c:#?}"
+    );
+    assert_counters_add_up(c);
+}
+
+#[test]
+fn config_change_revalidates() {
+    let mut sw = switch(VLANS);
+    sw.send(0, &broadcast(1, None), 0);
+    sw.flush();
+    assert_eq!(sw.received(1).len(), 1);
+    // Move b10 into VLAN 20: the installed flooding flow must stop reaching it.
+    sw.slow_path().set_port_vlan(1, VlanMode::Access(20));
+    sw.clear_received();
+    sw.send(0, &broadcast(1, None), S);
+    sw.flush();
+    assert_eq!(sw.received(1).len(), 0);
+    assert_eq!(sw.received(3).len(), 1);
+    assert_counters_add_up(sw.counters());
+}
+
+#[test]
+fn idle_flows_expire_and_macs_age() {
+    let cfg = ONE_BRIDGE.replace(
+        "emc_insert_inv_prob = 1",
+        "emc_insert_inv_prob = 1\nidle_timeout_ms = 2000\nmac_aging_s = 5",
+    );
+    let mut sw = switch(&cfg);
+    sw.send(0, &tcp(1, 2, 1, 1, None), 0);
+    sw.send(1, &tcp(2, 1, 1, 1, None), 0);
+    sw.flush();
+    assert_eq!(sw.worker().flow_table().len(), 2);
+    sw.maintain(3 * S);
+    assert_eq!(sw.worker().flow_table().len(), 0);
+    assert_eq!(sw.counters().flows_expired, 2);
+    // MACs age out after 5 s without traffic.
+    sw.maintain(10 * S);
+    assert_eq!(sw.slow_path().fdb().len(), 0);
+}
+
+#[test]
+fn active_flows_keep_their_macs() {
+    let cfg = ONE_BRIDGE.replace(
+        "emc_insert_inv_prob = 1",
+        "emc_insert_inv_prob = 1\nmac_aging_s = 5",
+    );
+    let mut sw = switch(&cfg);
+    // Traffic keeps flowing through the flow cache (no upcalls) for 20 s.
+    for t in 0..20 {
+        sw.send(0, &tcp(1, 2, 1, 1, None), t * S);
+        sw.send(1, &tcp(2, 1, 1, 1, None), t * S);
+        sw.flush();
+    }
+    assert_eq!(
+        sw.slow_path().fdb().len(),
+        2,
+        "MACs of active flows must not age out"
+    );
+}
+
+#[test]
+fn eviction_at_flow_limit() {
+    let cfg = ONE_BRIDGE.replace(
+        "emc_insert_inv_prob = 1",
+        "emc_insert_inv_prob = 1\nmax_flows = 4",
+    );
+    let mut sw = switch(&cfg);
+    for s in 10..30u8 {
+        sw.send(0, &tcp(s, 2, 1, 1, None), u64::from(s) * 1000);
+    }
+    sw.flush();
+    assert!(sw.worker().flow_table().len() <= 4);
+    assert!(sw.counters().flows_evicted >= 16, "{:#?}", sw.counters());
+    // Every packet was still forwarded.
+    assert_eq!(sw.received(1).len(), 20);
+    assert_counters_add_up(sw.counters());
+}
+
+#[test]
+fn upcall_meter_under_new_flow_flood() {
+    let cfg = ONE_BRIDGE.replace(
+        "emc_insert_inv_prob = 1",
+        "emc_insert_inv_prob = 1\nupcall_rate = 4000\nupcall_burst = 400",
+    );
+    let mut sw = switch(&cfg);
+    // vm1 floods 20,000 new flows (new source MACs) in one second; vm2 opens one new flow
+    // every 10 ms.
+    let mut quiet_sent = 0;
+    for t in 0..20_000u64 {
+        let b = (t as u32).to_be_bytes();
+        let mut f = tcp(1, 2, 1, 1, None);
+        f[6..12].copy_from_slice(&[2, 1, b[0], b[1], b[2], b[3]]);
+        sw.send(0, &f, t * 50_000);
+        if t % 200 == 0 {
+            let mut g = tcp(2, 3, 1, 1, None);
+            g[11] = 100 + (quiet_sent % 100) as u8;
+            g[10] = 7;
+            sw.send(1, &g, t * 50_000);
+            quiet_sent += 1;
+        }
+    }
+    sw.flush();
+    let sp = sw.slow_path();
+    let refused_flood = sp.meter().refused(0);
+    let refused_quiet = sp.meter().refused(1);
+    drop(sp);
+    assert_eq!(refused_quiet, 0, "the quiet port's upcalls all pass");
+    assert!(refused_flood > 15_000, "flood refused: {refused_flood}");
+    let c = sw.counters();
+    assert_eq!(c.drops_for(DropReason::UpcallMeter), refused_flood);
+    assert_counters_add_up(c);
+}
+
+struct DropToPort(u16);
+impl Inspector for DropToPort {
+    fn name(&self) -> &'static str {
+        "test-egress"
+    }
+    fn inspect(&mut self, p: &PacketView<'_>) -> Verdict {
+        if p.out_port == Some(self.0) {
+            Verdict::Reject(Reason {
+                engine: "test-egress",
+                code: "blocked-port",
+            })
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
+struct AlertOnTcp80;
+impl Inspector for AlertOnTcp80 {
+    fn name(&self) -> &'static str {
+        "test-ingress"
+    }
+    fn inspect(&mut self, p: &PacketView<'_>) -> Verdict {
+        if p.parsed.l4 == L4::Tcp && p.parsed.dst_port == 80 {
+            Verdict::Alert(Reason {
+                engine: "test-ingress",
+                code: "http",
+            })
+        } else if p.parsed.dst_port == 23 {
+            Verdict::Drop(Reason {
+                engine: "test-ingress",
+                code: "telnet",
+            })
+        } else {
+            Verdict::Pass
+        }
+    }
+}
+
+#[test]
+fn both_inspections_see_every_forwarded_packet() {
+    let cfg = Config::parse(ONE_BRIDGE, "t.toml".as_ref()).unwrap();
+    let mut sw = MemorySwitch::with_chains(
+        &cfg,
+        Chain::new(vec![Box::new(AlertOnTcp80)]),
+        Chain::new(vec![Box::new(DropToPort(2))]),
+        true,
+    );
+    // Flood from vm1: vm2 gets it, vm3's copy is rejected at egress (and vm1 gets a RST).
+    sw.send(0, &tcp(1, 2, 1000, 80, None), 0);
+    // Telnet is dropped at ingress: never looked up, never upcalled.
+    sw.send(0, &tcp(1, 2, 1000, 23, None), 0);
+    sw.flush();
+    assert_eq!(sw.received(1).len(), 1);
+    assert_eq!(sw.received(2).len(), 0);
+    assert_eq!(sw.received(0).len(), 1, "RST back to the sender");
+    let rst = parse_packet(&sw.received(0)[0]);
+    assert_eq!(rst.l4, L4::Tcp);
+    assert_eq!(rst.tcp_flags & 0x004, 0x004);
+    let c = sw.counters();
+    assert_eq!(c.ingress_alerts, 1);
+    assert_eq!(c.ingress_inspected, 2);
+    assert_eq!(c.ingress_passed, 1);
+    assert_eq!(c.upcalls, 1);
+    assert_eq!(c.egress_inspected, 2);
+    assert_eq!(c.egress_passed, 1);
+    assert_eq!(c.rejects_sent, 1);
+    assert_eq!(c.tx_packets, 1, "the RST is counted apart");
+    let table = c.drop_table();
+    assert!(
+        table.contains(&("ingress:test-ingress:telnet".into(), 1)),
+        "{table:?}"
+    );
+    assert!(
+        table.contains(&("egress:test-egress:blocked-port".into(), 1)),
+        "{table:?}"
+    );
+    let notices = sw.notices();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.alert && n.reason == "ingress:test-ingress:http")
+    );
+    assert_counters_add_up(c);
+}
+
+#[test]
+fn hairpin_and_malformed_are_counted() {
+    let mut sw = switch(ONE_BRIDGE);
+    sw.send(0, &tcp(1, 2, 1, 1, None), 0);
+    sw.flush();
+    // A frame from vm1 to its own MAC: dropped as hairpin.
+    sw.send(0, &tcp(5, 1, 1, 1, None), S);
+    sw.send(0, &[1, 2, 3], S);
+    sw.flush();
+    let c = sw.counters();
+    assert_eq!(c.drops_for(DropReason::Hairpin), 1);
+    assert_eq!(c.drops_for(DropReason::Malformed), 1);
+    assert_eq!(c.rx_packets, 3);
+}
