@@ -336,7 +336,7 @@ pub fn replay(
         slow: Arc::clone(&slow),
         outputs: Arc::new(Mutex::new(PcapOutputs {
             dir: opts.out_dir.clone().unwrap_or_default(),
-            names: Vec::new(),
+            names: port_names(&slow.lock()),
             writers: HashMap::new(),
             tx: Vec::new(),
             error: None,
@@ -460,6 +460,11 @@ pub fn replay(
                                 .ok_or(ReplayError::TooManyPorts { number: pkt.number })?;
                             mapper.by_mac.insert(mac, id);
                             names = Arc::new(port_names(&slow.lock()));
+                            shared
+                                .outputs
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .names = names.to_vec();
                             if let Some((_, _, obs)) = &mut inline {
                                 obs.names = Arc::clone(&names);
                             }
