@@ -36,6 +36,7 @@
 //! ```
 
 pub mod config;
+pub mod bench;
 pub mod counters;
 pub mod eve;
 pub mod fdb;

@@ -34,6 +34,13 @@ impl MemorySink {
     }
 }
 
+impl MemorySink {
+    /// Frames transmitted on every port.
+    pub fn transmitted_total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
 impl TxSink for MemorySink {
     fn transmit(&mut self, port: PortId, frame: &[u8], _meta: &OffloadMeta, _time_ns: u64) {
         let p = usize::from(port);

@@ -356,6 +356,11 @@ impl Worker {
         &self.table
     }
 
+    /// The worker's flow table, to install flows directly (benchmarks, tests).
+    pub fn flow_table_mut(&mut self) -> &mut FlowTable {
+        &mut self.table
+    }
+
     /// The shared slow path.
     pub fn slow_path(&self) -> &Arc<SharedSlowPath> {
         &self.slow

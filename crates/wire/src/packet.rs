@@ -554,8 +554,9 @@ fn parse_l4(frame: &[u8], at: usize, ip_end: usize, p: &mut ParsedPacket) {
             p.src_port = u16::from_be_bytes([h[0], h[1]]);
             p.dst_port = u16::from_be_bytes([h[2], h[3]]);
             let ulen = usize::from(u16::from_be_bytes([h[4], h[5]]));
-            // Zero is legal for IPv6 jumbograms and GSO super-frames; otherwise check it.
-            if ulen != 0 && (ulen < 8 || at + ulen > ip_end) {
+            // Zero is legal for IPv6 jumbograms and GSO super-frames; a first fragment's UDP
+            // length covers the whole datagram, beyond this fragment.
+            if ulen != 0 && (ulen < 8 || (at + ulen > ip_end && p.fragment == Fragment::No)) {
                 p.anomalies.0 |= Anomalies::UDP_BAD_LENGTH;
             }
             8

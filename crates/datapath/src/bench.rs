@@ -1,0 +1,423 @@
+//! `rampart bench datapath`: the whole pipeline on in-memory ports, one core, 64-byte frames.
+//!
+//! Every packet goes through what a live port's packets go through: load into a preallocated
+//! buffer (with parse), ingress inspection (an empty chain, still counted), flow lookup,
+//! actions, egress inspection (empty), transmit to a counting sink. The cases mirror
+//! `../shared/bench/fastpath/` so the two can be quoted side by side:
+//!
+//! * `emc`: every flow installed, traffic cycling over N flows (1k fit the exact-match cache;
+//!   100k and 1M do not, so those are megaflow hits behind a thrashing cache, as in OVS);
+//! * `megaflow S/first|last`: the exact-match cache off, S subtables, the traffic's subtable
+//!   probed first or last (pinned by priority), M = 1000 megaflows in all;
+//! * `setup`: every packet a new flow (a new source MAC): upcall, MAC learning, decision,
+//!   install, then forwarding.
+//!
+//! Timing is wall-clock over whole passes (no per-packet timer), repeated; the median and the
+//! minimum are reported. Nothing here is asserted: figures go to BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use flow::{Action, Field, FlowKey, FlowMask, OffloadMeta};
+
+use crate::config::{Config, PortConfig};
+use crate::inspect::Chain;
+use crate::memory::MemorySink;
+use crate::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
+use crate::port::{PortKind, VlanMode};
+use crate::slowpath::SlowPath;
+
+/// One measured case.
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    pub case: String,
+    /// Distinct flows in the traffic.
+    pub flows: usize,
+    /// Megaflows installed while measuring.
+    pub megaflows: usize,
+    pub packets_per_rep: u64,
+    pub reps: usize,
+    pub median_ns: f64,
+    pub min_ns: f64,
+    /// Share of lookups answered by the exact-match cache.
+    pub emc_hit_rate: f64,
+    /// Flow-table bytes per installed megaflow (EMC included, FDB not).
+    pub bytes_per_flow: Option<f64>,
+}
+
+impl BenchResult {
+    /// Million packets per second at the median.
+    pub fn mpps(&self) -> f64 {
+        1000.0 / self.median_ns
+    }
+}
+
+/// How much to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Repetitions per case.
+    pub reps: usize,
+    /// Packets per repetition (setup: new flows per repetition).
+    pub packets: u64,
+    /// Largest flow count (1M by default; smaller for a quick run).
+    pub max_flows: usize,
+    /// Run only cases whose name contains this.
+    pub only: Option<String>,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            reps: 7,
+            packets: 4 << 20,
+            max_flows: 1 << 20,
+            only: None,
+        }
+    }
+}
+
+const SERVER: [u8; 6] = [2, 0xee, 0, 0, 0, 1];
+
+fn client_mac(i: u32) -> [u8; 6] {
+    let b = i.to_be_bytes();
+    [2, 0x10, b[0], b[1], b[2], b[3]]
+}
+
+/// A 64-byte frame of flow `i`: client MAC i -> the server, IPv4, TCP or UDP.
+fn frame(i: u32) -> [u8; 64] {
+    let mut f = [0u8; 64];
+    f[0..6].copy_from_slice(&SERVER);
+    f[6..12].copy_from_slice(&client_mac(i));
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&50u16.to_be_bytes());
+    ip[8] = 64;
+    let tcp = i % 2 == 0;
+    ip[9] = if tcp { 6 } else { 17 };
+    let b = i.to_be_bytes();
+    ip[12..16].copy_from_slice(&[10, b[1], b[2], b[3]]);
+    ip[16..20].copy_from_slice(&[10, 255, 0, 1]);
+    let c = wire::checksum::checksum(ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let l4 = &mut f[34..];
+    l4[0..2].copy_from_slice(&(1024 + (i % 60_000) as u16).to_be_bytes());
+    l4[2..4].copy_from_slice(&80u16.to_be_bytes());
+    if tcp {
+        l4[12] = 5 << 4;
+        l4[13] = 0x10;
+    } else {
+        l4[4..6].copy_from_slice(&30u16.to_be_bytes());
+    }
+    f
+}
+
+/// The server on port 0, clients on ports 1..=3 of one bridge.
+fn config(max_flows: usize, emc: bool) -> Config {
+    let mut c = Config::default();
+    c.limits.max_flows = max_flows.max(1024) * 2;
+    c.limits.mac_table_size = max_flows.max(1024) * 2;
+    c.limits.upcall_rate = u64::MAX / 4;
+    c.limits.upcall_burst = u64::MAX / 4;
+    c.limits.idle_timeout_ms = 3_600_000;
+    c.limits.mac_aging_s = 3_600;
+    if !emc {
+        c.limits.emc_insert_inv_prob = 0;
+        c.limits.emc_entries = 0;
+    }
+    for n in 0..4 {
+        c.ports.push(PortConfig {
+            name: format!("vm{n}"),
+            kind: PortKind::Vm,
+            bridge: 0,
+            vlan: VlanMode::Untagged,
+            macs: Vec::new(),
+            ips: Vec::new(),
+            interface: None,
+        });
+    }
+    c
+}
+
+fn worker(cfg: &Config) -> Worker {
+    let slow = SharedSlowPath::new(SlowPath::new(cfg));
+    Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default())
+}
+
+fn in_port(i: u32) -> u16 {
+    1 + (i % 3) as u16
+}
+
+/// Sends `frames[order]` through `w`, `count` packets starting at `start`; returns the next
+/// start. Time advances 1 ns per packet so no flow idles out.
+fn pump(
+    w: &mut Worker,
+    batch: &mut Batch,
+    sink: &mut MemorySink,
+    frames: &[[u8; 64]],
+    start: usize,
+    count: u64,
+    clock: &mut u64,
+) -> usize {
+    let n = frames.len();
+    let mut at = start;
+    let mut left = count;
+    while left > 0 {
+        let k = left.min(32) as usize;
+        for _ in 0..k {
+            *clock += 1;
+            batch.push(
+                &frames[at],
+                in_port(at as u32),
+                *clock,
+                0,
+                OffloadMeta::default(),
+            );
+            at += 1;
+            if at == n {
+                at = 0;
+            }
+        }
+        w.process(batch, sink, &mut NoObserver);
+        batch.clear();
+        left -= k as u64;
+    }
+    at
+}
+
+fn stats(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    (samples[samples.len() / 2], samples[0])
+}
+
+/// Teaches the switch where the server is (one frame from it).
+fn learn_server(w: &mut Worker, batch: &mut Batch, sink: &mut MemorySink) {
+    let mut f = frame(0);
+    f[0..6].copy_from_slice(&client_mac(0));
+    f[6..12].copy_from_slice(&SERVER);
+    batch.push(&f, 0, 0, 0, OffloadMeta::default());
+    w.process(batch, sink, &mut NoObserver);
+    batch.clear();
+}
+
+fn bench_hits(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
+    let frames: Vec<[u8; 64]> = (0..flows as u32).map(frame).collect();
+    let cfg = config(flows, true);
+    let mut w = worker(&cfg);
+    let mut batch = Batch::new();
+    let mut sink = MemorySink::new(false);
+    learn_server(&mut w, &mut batch, &mut sink);
+    let mut clock = 1;
+    // Install every flow, then warm the caches.
+    let mut at = pump(&mut w, &mut batch, &mut sink, &frames, 0, flows as u64, &mut clock);
+    at = pump(
+        &mut w,
+        &mut batch,
+        &mut sink,
+        &frames,
+        at,
+        (2 * flows as u64).max(1 << 20),
+        &mut clock,
+    );
+    let before = w.counters().clone();
+    let mut samples = Vec::new();
+    for _ in 0..opts.reps {
+        let t = Instant::now();
+        at = pump(&mut w, &mut batch, &mut sink, &frames, at, opts.packets, &mut clock);
+        samples.push(t.elapsed().as_nanos() as f64 / opts.packets as f64);
+    }
+    let c = w.counters();
+    let lookups = (c.lookups - before.lookups).max(1);
+    assert_eq!(c.misses, before.misses, "every flow was installed before timing");
+    let (median_ns, min_ns) = stats(&mut samples);
+    let table = w.flow_table();
+    out.push(BenchResult {
+        case: "emc".into(),
+        flows,
+        megaflows: table.len(),
+        packets_per_rep: opts.packets,
+        reps: opts.reps,
+        median_ns,
+        min_ns,
+        emc_hit_rate: (c.emc_hits - before.emc_hits) as f64 / lookups as f64,
+        bytes_per_flow: Some(table.memory_bytes() as f64 / table.len().max(1) as f64),
+    });
+    black_box(sink.transmitted_total());
+}
+
+fn decoy_mask(j: u32) -> FlowMask {
+    let mut m = FlowMask::CATCHALL
+        .with(Field::InPort)
+        .with(Field::DlType)
+        .with(Field::NwProto)
+        .with_nw_src_prefix(1 + (j % 32) as u8);
+    if j >= 32 {
+        m = m.with(Field::TpDst);
+    }
+    m
+}
+
+fn bench_megaflow(
+    opts: &BenchOptions,
+    subtables: u32,
+    last: bool,
+    total: u32,
+    out: &mut Vec<BenchResult>,
+) {
+    let per = total / subtables;
+    let frames: Vec<[u8; 64]> = (0..per).map(frame).collect();
+    let cfg = config(total as usize, false);
+    let mut w = worker(&cfg);
+    let mut batch = Batch::new();
+    let mut sink = MemorySink::new(false);
+    learn_server(&mut w, &mut batch, &mut sink);
+    let mut clock = 1;
+    let mut at = pump(&mut w, &mut batch, &mut sink, &frames, 0, u64::from(per), &mut clock);
+    // Decoy subtables: other masks, entries the traffic never matches (in_ports it never
+    // uses), ranked above the traffic's subtable when it must be probed last.
+    let prio = if last { 1000 } else { 1 };
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for j in 0..subtables - 1 {
+        for e in 0..per {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut k = FlowKey::zero();
+            k.set_in_port(100 + ((j * per + e) % 3000) as u16);
+            k.set_dl_type(0x0800);
+            k.set_nw_proto(6);
+            k.set_ipv4_src((x as u32).to_be_bytes());
+            k.set_tp_dst(x as u16);
+            let _ = w
+                .flow_table_mut()
+                .install(&k, &decoy_mask(j), prio, &[Action::Output(1)], u64::MAX, 0);
+        }
+    }
+    at = pump(&mut w, &mut batch, &mut sink, &frames, at, 1 << 20, &mut clock);
+    let before = w.counters().clone();
+    let probes_before = w.flow_table().counters().subtables_probed;
+    let mut samples = Vec::new();
+    for _ in 0..opts.reps {
+        let t = Instant::now();
+        at = pump(&mut w, &mut batch, &mut sink, &frames, at, opts.packets, &mut clock);
+        samples.push(t.elapsed().as_nanos() as f64 / opts.packets as f64);
+    }
+    let c = w.counters();
+    assert_eq!(c.misses, before.misses, "no upcall while timing");
+    let hits = (c.megaflow_hits - before.megaflow_hits).max(1);
+    let probed = w.flow_table().counters().subtables_probed - probes_before;
+    let (median_ns, min_ns) = stats(&mut samples);
+    out.push(BenchResult {
+        case: format!(
+            "megaflow {subtables}/{} ({:.1} probed)",
+            if last { "last" } else { "first" },
+            probed as f64 / hits as f64
+        ),
+        flows: per as usize,
+        megaflows: w.flow_table().len(),
+        packets_per_rep: opts.packets,
+        reps: opts.reps,
+        median_ns,
+        min_ns,
+        emc_hit_rate: 0.0,
+        bytes_per_flow: None,
+    });
+}
+
+fn bench_setup(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
+    let frames: Vec<[u8; 64]> = (0..flows as u32).map(frame).collect();
+    let cfg = config(flows, true);
+    let mut samples = Vec::new();
+    let mut installed = 0;
+    for _ in 0..opts.reps {
+        // A fresh worker and slow path per repetition (not timed): every packet is new.
+        let mut w = worker(&cfg);
+        let mut batch = Batch::new();
+        let mut sink = MemorySink::new(false);
+        learn_server(&mut w, &mut batch, &mut sink);
+        let mut clock = 1;
+        let before = w.counters().flows_installed;
+        let t = Instant::now();
+        pump(&mut w, &mut batch, &mut sink, &frames, 0, flows as u64, &mut clock);
+        samples.push(t.elapsed().as_nanos() as f64 / flows as f64);
+        installed = w.counters().flows_installed - before;
+        black_box(sink.transmitted_total());
+    }
+    let (median_ns, min_ns) = stats(&mut samples);
+    out.push(BenchResult {
+        case: "setup".into(),
+        flows,
+        megaflows: installed as usize,
+        packets_per_rep: flows as u64,
+        reps: opts.reps,
+        median_ns,
+        min_ns,
+        emc_hit_rate: 0.0,
+        bytes_per_flow: None,
+    });
+}
+
+/// Runs every case (or those matching `opts.only`), calling `done` after each.
+pub fn run(opts: &BenchOptions, done: &mut dyn FnMut(&BenchResult)) -> Vec<BenchResult> {
+    let mut out = Vec::new();
+    let wanted = |name: &str| opts.only.as_deref().is_none_or(|o| name.contains(o));
+    let mut report = |out: &mut Vec<BenchResult>, n: usize| {
+        for r in &out[n..] {
+            done(r);
+        }
+    };
+    for flows in [1_000usize, 100_000, 1 << 20] {
+        if flows <= opts.max_flows && wanted("emc") {
+            let n = out.len();
+            bench_hits(opts, flows.min(opts.max_flows), &mut out);
+            report(&mut out, n);
+        }
+    }
+    for (s, last) in [(1, false), (10, false), (10, true), (50, false), (50, true)] {
+        if wanted("megaflow") {
+            let n = out.len();
+            bench_megaflow(opts, s, last, 1000, &mut out);
+            report(&mut out, n);
+        }
+    }
+    if wanted("setup") {
+        let n = out.len();
+        bench_setup(opts, opts.max_flows, &mut out);
+        report(&mut out, n);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_parse_as_intended() {
+        for i in 0..4 {
+            let f = frame(i);
+            let p = wire::parse_packet(&f);
+            assert_eq!(p.l3, wire::L3::Ipv4);
+            assert!(matches!(p.l4, wire::L4::Tcp | wire::L4::Udp));
+            assert!(p.truncated.is_none() && p.anomalies.is_empty(), "{p:?}");
+            assert_eq!(wire::checksum::checksum(&f[14..34]), 0);
+        }
+    }
+
+    #[test]
+    fn every_case_runs_small() {
+        let opts = BenchOptions {
+            reps: 1,
+            packets: 2048,
+            max_flows: 2048,
+            only: None,
+        };
+        let mut seen = 0;
+        let r = run(&opts, &mut |_| seen += 1);
+        assert_eq!(r.len(), seen);
+        assert!(r.iter().any(|r| r.case == "emc" && r.emc_hit_rate > 0.9));
+        assert!(r.iter().any(|r| r.case.starts_with("megaflow 10/last")));
+        let setup = r.iter().find(|r| r.case == "setup").unwrap();
+        assert_eq!(setup.megaflows, 2048);
+    }
+}
