@@ -1,0 +1,928 @@
+//! The one-line text form of a packet, after `tcpdump -n -tt -S` (absolute TCP sequence numbers,
+//! no name or port lookups): `TIME [vlan V, p P, ]PROTO SRC > DST: DETAILS, length N`.
+//!
+//! Parity with tcpdump holds for the common cases (TCP, UDP, ICMP echo and errors, ICMPv6
+//! neighbour discovery and echo, ARP); elsewhere the line stays readable rather than identical.
+//! Additions: VLAN tags as a `vlan 100, p 0, ` prefix; IP fragments as a ` (frag ID:SIZE@OFFSET+)`
+//! suffix; a cut header as `[|tcp]` (tcpdump's marker), a cut payload as ` [truncated]`.
+//!
+//! This runs once per packet and must never allocate beyond the reused line buffer, nor panic.
+
+use std::ops::Range;
+
+use wire::{Anomalies, Fragment, L3, L4, Layer, ParsedPacket, TunnelKind, ethertype, ip_proto};
+
+use super::Record;
+use super::fields::{self, arr4, arr6, arr16, be16, be32};
+use super::line::LineExt;
+
+/// Appends the text line for one packet, newline included; returns where the timestamp is.
+pub(crate) fn write(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket) -> Range<usize> {
+    let f = r.data;
+    let start = l.len();
+    l.extend_from_slice(r.ts);
+    let ts_at = start..l.len();
+    l.push(b' ');
+    body(l, r, p, f);
+    inner_frame(l, r, p, f);
+    l.push(b'\n');
+    ts_at
+}
+
+/// The frame inside a VXLAN or GENEVE tunnel, on the same line after `: ` (one level deep).
+fn inner_frame(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+    if p.tunnel.kind == TunnelKind::None || p.tunnel.inner_proto != ethertype::TEB {
+        return;
+    }
+    let at = usize::from(p.tunnel.inner_offset);
+    let Some(inner) = f.get(at..) else { return };
+    let q = wire::parse_packet(inner);
+    let rec = Record {
+        data: inner,
+        caplen: inner.len() as u32,
+        orig_len: r.orig_len.saturating_sub(at as u32),
+        ..*r
+    };
+    l.s(": ");
+    body(l, &rec, &q, inner);
+}
+
+fn body(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+    for tag in p.vlans.iter().take(usize::from(p.vlan_count)) {
+        l.s("vlan ");
+        l.u(u64::from(tag.vid()));
+        l.s(", p ");
+        l.u(u64::from(tag.pcp()));
+        if tag.dei() {
+            l.s(", DEI");
+        }
+        l.s(", ");
+    }
+    if p.anomalies.contains(Anomalies::VLAN_TOO_DEEP) {
+        l.s("more vlan tags, ");
+    }
+    match p.truncated {
+        Some(Layer::Link) => return l.s("[|ether]"),
+        Some(Layer::Vlan) => return l.s("[|vlan]"),
+        _ => {}
+    }
+    match p.l3 {
+        L3::Ipv4 => ipv4_line(l, r, p, f),
+        L3::Ipv6 => ipv6_line(l, p, f),
+        L3::Arp => arp_line(l, r, p, f),
+        L3::Other => other_line(l, r, p),
+        L3::None => l.s(match p.ethertype {
+            ethertype::IPV4 => "IP [|ip]",
+            ethertype::IPV6 => "IP6 [|ip6]",
+            _ => "[|ether]",
+        }),
+    }
+}
+
+/// `SRC[.SPORT] > DST[.DPORT]: ` for either IP version.
+fn endpoints(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8], src: Addr, dst: Addr) {
+    let ports = if p.fragment == Fragment::Later {
+        None
+    } else {
+        fields::ports(p, f)
+    };
+    src.put(l);
+    if let Some((s, _)) = ports {
+        l.push(b'.');
+        l.u(u64::from(s));
+    }
+    l.s(" > ");
+    dst.put(l);
+    if let Some((_, d)) = ports {
+        l.push(b'.');
+        l.u(u64::from(d));
+    }
+    l.s(": ");
+}
+
+/// An IP address of either version, for [`endpoints`].
+#[derive(Clone, Copy)]
+enum Addr {
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
+impl Addr {
+    fn put(self, l: &mut Vec<u8>) {
+        match self {
+            Addr::V4(a) => l.ipv4(a),
+            Addr::V6(a) => l.ipv6(a),
+        }
+    }
+}
+
+fn ipv4_line(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+    l.s("IP ");
+    let Some(h) = fields::ipv4(p, f) else {
+        l.s("[|ip]");
+        return;
+    };
+    if p.anomalies.contains(Anomalies::IP_BAD_VERSION) {
+        l.s("bad-version ");
+        l.u(u64::from(
+            f.get(usize::from(p.l3_offset)).map_or(0, |b| b >> 4),
+        ));
+        l.s(", length ");
+        l.u(u64::from(r.orig_len));
+        return;
+    }
+    if p.anomalies.contains(Anomalies::IPV4_BAD_IHL) {
+        l.s("bad-hlen ");
+        l.u(h.ihl as u64);
+        return;
+    }
+    endpoints(l, p, f, Addr::V4(h.src), Addr::V4(h.dst));
+    if p.anomalies.contains(Anomalies::IP_BAD_LENGTH) && p.l4 == L4::None {
+        l.s("bad-len ");
+        l.u(u64::from(h.total_len));
+        return;
+    }
+    if p.truncated == Some(Layer::Network) {
+        l.s("[|ip]");
+        return;
+    }
+    l4_body(l, p, f);
+    if p.fragment != Fragment::No {
+        l.s(" (frag ");
+        l.u(u64::from(h.id));
+        l.push(b':');
+        l.u(u64::from(h.total_len).saturating_sub(h.ihl as u64));
+        l.push(b'@');
+        l.u(u64::from(h.frag_offset));
+        if h.mf {
+            l.push(b'+');
+        }
+        l.push(b')');
+    }
+    truncation_suffix(l, p);
+}
+
+fn ipv6_line(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+    l.s("IP6 ");
+    let Some(h) = fields::ipv6(p, f) else {
+        l.s("[|ip6]");
+        return;
+    };
+    if p.anomalies.contains(Anomalies::IP_BAD_VERSION) {
+        l.s("bad-version ");
+        l.u(u64::from(
+            f.get(usize::from(p.l3_offset)).map_or(0, |b| b >> 4),
+        ));
+        return;
+    }
+    endpoints(l, p, f, Addr::V6(h.src), Addr::V6(h.dst));
+    // Extension headers as tcpdump names them, the fragment header as `frag (OFFSET|LENGTH)`.
+    for e in h.exts() {
+        match e {
+            fields::Ipv6Ext::HopByHop => l.s("HBH "),
+            fields::Ipv6Ext::Routing => l.s("srcrt "),
+            fields::Ipv6Ext::DestinationOptions => l.s("DSTOPT "),
+            fields::Ipv6Ext::Authentication => l.s("AH "),
+            fields::Ipv6Ext::Fragment => {
+                if let Some(fr) = h.frag {
+                    l.s("frag (");
+                    l.u(u64::from(fr.offset));
+                    l.push(b'|');
+                    l.u(fields::ip_end(p).saturating_sub(fr.data_at) as u64);
+                    l.s(") ");
+                }
+            }
+        }
+    }
+    if p.truncated == Some(Layer::Ipv6Extension) {
+        l.s("[|ip6]");
+        return;
+    }
+    if p.fragment == Fragment::Later {
+        // Nothing but the fragment's bytes follow.
+        if l.last() == Some(&b' ') {
+            l.pop();
+        }
+    } else {
+        l4_body(l, p, f);
+    }
+    truncation_suffix(l, p);
+}
+
+fn truncation_suffix(l: &mut Vec<u8>, p: &ParsedPacket) {
+    let marker = match p.truncated {
+        Some(Layer::Transport) => match p.l4 {
+            L4::Tcp => " [|tcp]",
+            L4::Udp => " [|udp]",
+            L4::Icmpv4 => " [|icmp]",
+            L4::Icmpv6 => " [|icmp6]",
+            _ => " [|transport]",
+        },
+        Some(Layer::Tunnel) => " [|tunnel]",
+        Some(Layer::Payload) => " [truncated]",
+        _ => return,
+    };
+    // The body may have said it already, where the cut stopped it.
+    if !l.ends_with(marker.trim_start().as_bytes()) {
+        l.s(marker);
+    }
+}
+
+fn proto_name(proto: u8) -> Option<&'static str> {
+    Some(match proto {
+        ip_proto::TCP => "TCP",
+        ip_proto::UDP => "UDP",
+        ip_proto::ICMP => "ICMP",
+        ip_proto::ICMPV6 => "ICMP6",
+        ip_proto::ESP => "ESP",
+        ip_proto::AH => "AH",
+        47 => "GRE",
+        132 => "SCTP",
+        _ => return None,
+    })
+}
+
+fn l4_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+    match p.l4 {
+        L4::Tcp => tcp_body(l, p, f),
+        L4::Udp => udp_body(l, p, f),
+        L4::Icmpv4 => icmpv4_body(l, p, f),
+        L4::Icmpv6 => icmpv6_body(l, p, f),
+        L4::Other | L4::None => {
+            if p.l4 == L4::None && p.ip_proto == ip_proto::IPV6_NONXT {
+                l.s("no next header");
+                return;
+            }
+            match proto_name(p.ip_proto).filter(|_| p.fragment != Fragment::Later) {
+                Some(n) => l.s(n),
+                None => {
+                    l.s("ip-proto-");
+                    l.u(u64::from(p.ip_proto));
+                }
+            }
+            if p.fragment != Fragment::Later {
+                l.s(", length ");
+                l.u(fields::l4_len(p) as u64);
+            }
+        }
+    }
+}
+
+/// tcpdump's flag letters, in its order: F S R P . U E W; "none" when no flag is set.
+fn tcp_flags(l: &mut Vec<u8>, flags: u16) {
+    const LETTERS: [(u16, u8); 8] = [
+        (0x001, b'F'),
+        (0x002, b'S'),
+        (0x004, b'R'),
+        (0x008, b'P'),
+        (0x010, b'.'),
+        (0x020, b'U'),
+        (0x040, b'E'),
+        (0x080, b'W'),
+    ];
+    let start = l.len();
+    for (bit, c) in LETTERS {
+        if flags & bit != 0 {
+            l.push(c);
+        }
+    }
+    if l.len() == start {
+        l.s("none");
+    }
+}
+
+/// The tcpdump spelling of a TCP flags field, e.g. `S.` for SYN+ACK.
+pub(crate) fn tcp_flags_str(l: &mut Vec<u8>, flags: u16) {
+    tcp_flags(l, flags);
+}
+
+fn tcp_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+    let Some(t) = fields::tcp(p, f) else {
+        l.s("[|tcp]");
+        return;
+    };
+    l.s("Flags [");
+    tcp_flags(l, p.tcp_flags);
+    l.push(b']');
+    let data_len = fields::l4_len(p).saturating_sub(t.hdr_len);
+    // Like tcpdump: a sequence number only when it means something (data, SYN, FIN or RST).
+    if data_len > 0 || p.tcp_flags & 0x007 != 0 {
+        l.s(", seq ");
+        l.u(u64::from(t.seq));
+        if data_len > 0 {
+            l.push(b':');
+            l.u(u64::from(t.seq.wrapping_add(data_len as u32)));
+        }
+    }
+    if p.tcp_flags & 0x010 != 0 {
+        l.s(", ack ");
+        l.u(u64::from(t.ack));
+    }
+    l.s(", win ");
+    l.u(u64::from(t.win));
+    if p.tcp_flags & 0x020 != 0 {
+        l.s(", urg ");
+        l.u(u64::from(t.urg_ptr));
+    }
+    let o = usize::from(p.l4_offset);
+    if t.hdr_len > 20 {
+        let end = (o + t.hdr_len).min(f.len());
+        if let Some(opts) = f.get(o + 20..end) {
+            l.s(", options [");
+            tcp_options(l, opts);
+            l.push(b']');
+        }
+    }
+    if p.anomalies.contains(Anomalies::TCP_BAD_OFFSET) {
+        l.s(", bad-hlen ");
+        l.u(t.hdr_len as u64);
+    }
+    l.s(", length ");
+    l.u(data_len as u64);
+}
+
+fn tcp_options(l: &mut Vec<u8>, mut o: &[u8]) {
+    let mut first = true;
+    while let Some(&kind) = o.first() {
+        if !first {
+            l.push(b',');
+        }
+        first = false;
+        match kind {
+            0 => {
+                l.s("eol");
+                return;
+            }
+            1 => {
+                l.s("nop");
+                o = o.get(1..).unwrap_or(&[]);
+                continue;
+            }
+            _ => {}
+        }
+        let Some(&len) = o.get(1) else {
+            l.s("[|tcp]");
+            return;
+        };
+        let len = usize::from(len);
+        let Some(opt) = o.get(..len).filter(|_| len >= 2) else {
+            l.s("bad opt");
+            return;
+        };
+        match (kind, len) {
+            (2, 4) => {
+                l.s("mss ");
+                l.u(u64::from(be16(opt, 2).unwrap_or(0)));
+            }
+            (3, 3) => {
+                l.s("wscale ");
+                l.u(u64::from(opt.get(2).copied().unwrap_or(0)));
+            }
+            (4, 2) => l.s("sackOK"),
+            (5, _) => {
+                let blocks = (len - 2) / 8;
+                l.s("sack ");
+                l.u(blocks as u64);
+                for b in 0..blocks {
+                    l.s(" {");
+                    l.u(u64::from(be32(opt, 2 + b * 8).unwrap_or(0)));
+                    l.push(b':');
+                    l.u(u64::from(be32(opt, 6 + b * 8).unwrap_or(0)));
+                    l.push(b'}');
+                }
+            }
+            (8, 10) => {
+                l.s("TS val ");
+                l.u(u64::from(be32(opt, 2).unwrap_or(0)));
+                l.s(" ecr ");
+                l.u(u64::from(be32(opt, 6).unwrap_or(0)));
+            }
+            (30, _) => l.s("mptcp"),
+            (34, _) => l.s("tfo"),
+            _ => {
+                l.s("unknown-");
+                l.u(u64::from(kind));
+            }
+        }
+        o = o.get(len..).unwrap_or(&[]);
+    }
+}
+
+fn udp_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+    let o = usize::from(p.l4_offset);
+    let Some(ulen) = be16(f, o + 4) else {
+        l.s("[|udp]");
+        return;
+    };
+    match p.tunnel.kind {
+        TunnelKind::Vxlan => {
+            l.s("VXLAN, flags [I] (0x08), vni ");
+            return l.u(u64::from(p.tunnel.vni));
+        }
+        TunnelKind::Geneve => {
+            l.s("Geneve, vni ");
+            l.u(u64::from(p.tunnel.vni));
+            l.s(", proto ");
+            return l.hex16(p.tunnel.inner_proto);
+        }
+        TunnelKind::None => {}
+    }
+    l.s("UDP, ");
+    // A first fragment's UDP length covers the whole datagram, not this packet.
+    if p.anomalies.contains(Anomalies::UDP_BAD_LENGTH) && p.fragment == Fragment::No {
+        l.s("bad length ");
+        l.u(u64::from(ulen));
+        return;
+    }
+    l.s("length ");
+    l.u(u64::from(ulen.saturating_sub(8)));
+}
+
+fn echo_ids(l: &mut Vec<u8>, f: &[u8], o: usize) {
+    if let (Some(id), Some(seq)) = (be16(f, o + 4), be16(f, o + 6)) {
+        l.s(", id ");
+        l.u(u64::from(id));
+        l.s(", seq ");
+        l.u(u64::from(seq));
+    }
+}
+
+fn icmpv4_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+    let Some((ty, code)) = fields::icmp_type_code(p, f) else {
+        l.s("[|icmp]");
+        return;
+    };
+    let o = usize::from(p.l4_offset);
+    l.s("ICMP ");
+    match ty {
+        0 | 8 => {
+            l.s(if ty == 0 {
+                "echo reply"
+            } else {
+                "echo request"
+            });
+            echo_ids(l, f, o);
+        }
+        3 => icmpv4_unreachable(l, f, o, code),
+        4 => l.s("source quench"),
+        5 => l.s("redirect"),
+        11 => l.s(if code == 1 {
+            "ip reassembly time exceeded"
+        } else {
+            "time exceeded in-transit"
+        }),
+        12 => l.s("parameter problem"),
+        13 => l.s("time stamp query"),
+        14 => l.s("time stamp reply"),
+        _ => {
+            l.s("type-#");
+            l.u(u64::from(ty));
+        }
+    }
+    l.s(", length ");
+    l.u(fields::l4_len(p) as u64);
+}
+
+/// `ICMP 10.0.0.2 udp port 53 unreachable` and friends, from the quoted IP header.
+fn icmpv4_unreachable(l: &mut Vec<u8>, f: &[u8], o: usize, code: u8) {
+    let inner = o + 8;
+    let quoted = f
+        .get(inner)
+        .map(|b| (usize::from(b & 0x0f) * 4, f.get(inner + 9)));
+    let dst = arr4(f, inner + 16);
+    let (Some((ihl, Some(&proto))), Some(dst)) = (quoted, dst) else {
+        l.s("unreachable, code ");
+        l.u(u64::from(code));
+        return;
+    };
+    match code {
+        0 => {
+            l.s("net ");
+            l.ipv4(dst);
+            l.s(" unreachable");
+        }
+        1 => {
+            l.s("host ");
+            l.ipv4(dst);
+            l.s(" unreachable");
+        }
+        2 => {
+            l.ipv4(dst);
+            l.s(" protocol ");
+            l.u(u64::from(proto));
+            l.s(" unreachable");
+        }
+        3 => {
+            l.ipv4(dst);
+            l.s(match proto {
+                ip_proto::TCP => " tcp port ",
+                ip_proto::UDP => " udp port ",
+                _ => " port ",
+            });
+            match be16(f, inner + ihl + 2) {
+                Some(port) => l.u(u64::from(port)),
+                None => l.s("?"),
+            }
+            l.s(" unreachable");
+        }
+        4 => {
+            l.ipv4(dst);
+            l.s(" unreachable - need to frag (mtu ");
+            l.u(u64::from(be16(f, o + 6).unwrap_or(0)));
+            l.push(b')');
+        }
+        13 => {
+            l.s("host ");
+            l.ipv4(dst);
+            l.s(" unreachable - admin prohibited filter");
+        }
+        _ => {
+            l.ipv4(dst);
+            l.s(" unreachable, code ");
+            l.u(u64::from(code));
+        }
+    }
+}
+
+fn icmpv6_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+    let Some((ty, code)) = fields::icmp_type_code(p, f) else {
+        l.s("[|icmp6]");
+        return;
+    };
+    let o = usize::from(p.l4_offset);
+    l.s("ICMP6, ");
+    match ty {
+        1 => {
+            l.s("destination unreachable, ");
+            l.s(match code {
+                0 => "no route",
+                1 => "admin prohibited",
+                2 => "beyond scope",
+                3 => "unreachable address",
+                4 => "unreachable port",
+                _ => "unreachable",
+            });
+        }
+        2 => {
+            l.s("packet too big, mtu ");
+            l.u(u64::from(be32(f, o + 4).unwrap_or(0)));
+        }
+        3 => l.s("time exceeded in-transit"),
+        4 => l.s("parameter problem"),
+        128 | 129 => {
+            l.s(if ty == 128 {
+                "echo request"
+            } else {
+                "echo reply"
+            });
+            echo_ids(l, f, o);
+        }
+        130 => l.s("multicast listener query"),
+        131 => l.s("multicast listener report"),
+        132 => l.s("multicast listener done"),
+        133 => l.s("router solicitation"),
+        134 => l.s("router advertisement"),
+        135 | 136 => {
+            l.s(if ty == 135 {
+                "neighbor solicitation, who has "
+            } else {
+                "neighbor advertisement, tgt is "
+            });
+            match arr16(f, o + 8) {
+                Some(t) => l.ipv6(t),
+                None => l.s("[|icmp6]"),
+            }
+        }
+        137 => l.s("redirect"),
+        143 => {
+            l.s("multicast listener report v2, ");
+            l.u(u64::from(be16(f, o + 6).unwrap_or(0)));
+            l.s(" group record(s)");
+        }
+        _ => {
+            l.s("type ");
+            l.u(u64::from(ty));
+            l.s(", code ");
+            l.u(u64::from(code));
+        }
+    }
+    l.s(", length ");
+    l.u(fields::l4_len(p) as u64);
+}
+
+fn arp_line(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+    let o = usize::from(p.l3_offset);
+    l.s("ARP, ");
+    let fixed = (be16(f, o), be16(f, o + 2), f.get(o + 4), f.get(o + 5));
+    let op = be16(f, o + 6);
+    let is_eth_ipv4 = fixed == (Some(1), Some(0x0800), Some(&6), Some(&4));
+    let addrs = (
+        arr6(f, o + 8),
+        arr4(f, o + 14),
+        arr6(f, o + 18),
+        arr4(f, o + 24),
+    );
+    match (is_eth_ipv4, op, addrs) {
+        (true, Some(op), (Some(sha), Some(spa), Some(tha), Some(tpa))) => match op {
+            1 => {
+                l.s("Request who-has ");
+                l.ipv4(tpa);
+                if tha != [0; 6] {
+                    l.s(" (");
+                    l.mac(&tha);
+                    l.push(b')');
+                }
+                l.s(" tell ");
+                l.ipv4(spa);
+            }
+            2 => {
+                l.s("Reply ");
+                l.ipv4(spa);
+                l.s(" is-at ");
+                l.mac(&sha);
+            }
+            3 => {
+                l.s("Reverse Request who-is ");
+                l.mac(&tha);
+                l.s(" tell ");
+                l.mac(&sha);
+            }
+            4 => {
+                l.s("Reverse Reply ");
+                l.mac(&tha);
+                l.s(" at ");
+                l.ipv4(tpa);
+            }
+            _ => {
+                l.s("op ");
+                l.u(u64::from(op));
+            }
+        },
+        (false, Some(op), _) => {
+            l.s("hardware type ");
+            l.u(u64::from(fixed.0.unwrap_or(0)));
+            l.s(", protocol ");
+            l.hex16(fixed.1.unwrap_or(0));
+            l.s(", op ");
+            l.u(u64::from(op));
+        }
+        _ => {
+            l.s("[|arp]");
+            return;
+        }
+    }
+    l.s(", length ");
+    l.u(u64::from(r.orig_len).saturating_sub(o as u64));
+}
+
+fn other_line(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket) {
+    if p.anomalies.contains(Anomalies::LLC_FRAME) {
+        l.s("802.3, length ");
+        l.u(u64::from(p.ethertype));
+        return;
+    }
+    l.s("ethertype ");
+    l.s(match p.ethertype {
+        0x88cc => "LLDP",
+        0x888e => "EAPOL",
+        0x8847 => "MPLS unicast",
+        0x8848 => "MPLS multicast",
+        0x8863 => "PPPoE D",
+        0x8864 => "PPPoE S",
+        0x88f7 => "PTP",
+        0x88e5 => "MACsec",
+        0x8035 => "Reverse ARP",
+        ethertype::TEB => "Transparent Ethernet Bridging",
+        _ => "Unknown",
+    });
+    l.s(" (");
+    l.hex16(p.ethertype);
+    l.s("), length ");
+    l.u(u64::from(r.orig_len));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Record, format_record};
+    use etherparse::PacketBuilder;
+    use wire::LinkType;
+
+    fn line(frame: &[u8]) -> String {
+        line_cut(frame, frame.len())
+    }
+
+    /// The text line for `frame` cut to `caplen` bytes, without timestamp and newline.
+    fn line_cut(frame: &[u8], caplen: usize) -> String {
+        let rec = Record {
+            number: 1,
+            ts: b"1.000000",
+            caplen: caplen as u32,
+            orig_len: frame.len() as u32,
+            interface: 0,
+            link: LinkType::Ethernet,
+            data: &frame[..caplen],
+        };
+        let mut l = Vec::new();
+        format_record(&mut l, &rec, false);
+        let s = String::from_utf8(l).unwrap();
+        s.strip_prefix("1.000000 ")
+            .unwrap()
+            .strip_suffix('\n')
+            .unwrap()
+            .to_owned()
+    }
+
+    fn eth() -> etherparse::PacketBuilderStep<etherparse::Ethernet2Header> {
+        PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+    }
+
+    fn build(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut v = Vec::new();
+        f(&mut v);
+        v
+    }
+
+    #[test]
+    fn tcp_data_and_ack() {
+        let f = build(|v| {
+            eth()
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .tcp(40000, 80, 1000, 502)
+                .psh()
+                .ack(77)
+                .write(v, b"GET / HTTP/1.1\r\n")
+                .unwrap()
+        });
+        assert_eq!(
+            line(&f),
+            "IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [P.], seq 1000:1016, ack 77, win 502, length 16"
+        );
+        let f = build(|v| {
+            eth()
+                .ipv6(
+                    [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                    [0xfd; 16],
+                    64,
+                )
+                .tcp(1, 2, 5, 6)
+                .ack(9)
+                .write(v, &[])
+                .unwrap()
+        });
+        // A bare ACK has no sequence number, as in tcpdump.
+        assert_eq!(
+            line(&f),
+            "IP6 fd00::1.1 > fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd.2: Flags [.], ack 9, win 6, length 0"
+        );
+    }
+
+    #[test]
+    fn udp_icmp_and_arp() {
+        let f = build(|v| {
+            eth()
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(5353, 53)
+                .write(v, &[0; 20])
+                .unwrap()
+        });
+        assert_eq!(line(&f), "IP 10.0.0.1.5353 > 10.0.0.2.53: UDP, length 20");
+        let f = build(|v| {
+            eth()
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .icmpv4_echo_request(7, 3)
+                .write(v, &[0; 56])
+                .unwrap()
+        });
+        assert_eq!(
+            line(&f),
+            "IP 10.0.0.1 > 10.0.0.2: ICMP echo request, id 7, seq 3, length 64"
+        );
+        let f = build(|v| {
+            eth()
+                .ipv6([1; 16], [2; 16], 255)
+                .icmpv6_echo_reply(7, 3)
+                .write(v, &[0; 8])
+                .unwrap()
+        });
+        assert!(
+            line(&f).ends_with(": ICMP6, echo reply, id 7, seq 3, length 16"),
+            "{}",
+            line(&f)
+        );
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+        f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1]);
+        f.extend_from_slice(&[0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
+        assert_eq!(
+            line(&f),
+            "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28"
+        );
+        f[21] = 2;
+        assert_eq!(
+            line(&f),
+            "ARP, Reply 10.0.0.1 is-at 02:00:00:00:00:01, length 28"
+        );
+    }
+
+    #[test]
+    fn icmp_port_unreachable_names_the_quoted_port() {
+        let quoted = build(|v| {
+            PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(40000, 9999)
+                .write(v, &[0; 4])
+                .unwrap()
+        });
+        let f = build(|v| {
+            eth()
+                .ipv4([10, 0, 0, 2], [10, 0, 0, 1], 64)
+                .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                    etherparse::icmpv4::DestUnreachableHeader::Port,
+                ))
+                .write(v, &quoted)
+                .unwrap()
+        });
+        assert_eq!(
+            line(&f),
+            "IP 10.0.0.2 > 10.0.0.1: ICMP 10.0.0.2 udp port 9999 unreachable, length 40"
+        );
+    }
+
+    #[test]
+    fn vlan_tags_prefix_the_line() {
+        let f = build(|v| {
+            eth()
+                .double_vlan(
+                    etherparse::VlanId::try_new(10).unwrap(),
+                    etherparse::VlanId::try_new(20).unwrap(),
+                )
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(1, 2)
+                .write(v, &[])
+                .unwrap()
+        });
+        assert_eq!(
+            line(&f),
+            "vlan 10, p 0, vlan 20, p 0, IP 10.0.0.1.1 > 10.0.0.2.2: UDP, length 0"
+        );
+    }
+
+    #[test]
+    fn cuts_are_marked_at_every_layer() {
+        let f = build(|v| {
+            eth()
+                .single_vlan(etherparse::VlanId::try_new(5).unwrap())
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .tcp(1, 2, 3, 4)
+                .write(v, b"data")
+                .unwrap()
+        });
+        assert_eq!(line_cut(&f, 10), "[|ether]");
+        assert_eq!(line_cut(&f, 16), "[|vlan]");
+        assert_eq!(line_cut(&f, 30), "vlan 5, p 0, IP [|ip]");
+        assert_eq!(
+            line_cut(&f, 45),
+            "vlan 5, p 0, IP 10.0.0.1.1 > 10.0.0.2.2: [|tcp]"
+        );
+        assert!(line_cut(&f, f.len() - 1).ends_with("length 4 [truncated]"));
+        // Every other cut decodes without panicking and stays one line.
+        for n in 0..f.len() {
+            assert!(!line_cut(&f, n).contains('\n'));
+        }
+    }
+
+    #[test]
+    fn vxlan_inner_frame_follows() {
+        let inner = build(|v| {
+            eth()
+                .ipv4([192, 168, 0, 1], [192, 168, 0, 2], 64)
+                .icmpv4_echo_request(1, 1)
+                .write(v, &[])
+                .unwrap()
+        });
+        let mut payload = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+        payload.extend_from_slice(&inner);
+        let f = build(|v| {
+            eth()
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(50000, 4789)
+                .write(v, &payload)
+                .unwrap()
+        });
+        assert_eq!(
+            line(&f),
+            "IP 10.0.0.1.50000 > 10.0.0.2.4789: VXLAN, flags [I] (0x08), vni 42: \
+             IP 192.168.0.1 > 192.168.0.2: ICMP echo request, id 1, seq 1, length 8"
+        );
+    }
+
+    #[test]
+    fn other_ethertypes_and_llc() {
+        let mut f = vec![1; 12];
+        f.extend_from_slice(&[0x88, 0xcc]);
+        f.extend_from_slice(&[0; 46]);
+        assert_eq!(line(&f), "ethertype LLDP (0x88cc), length 60");
+        f[12] = 0;
+        f[13] = 46;
+        assert_eq!(line(&f), "802.3, length 46");
+    }
+}
