@@ -1,0 +1,25 @@
+//! Software prefetch: the only `unsafe` in this crate.
+//!
+//! The batched lookups hash a whole burst first and prefetch the table lines each packet will
+//! touch, so up to 32 cache misses overlap instead of being taken one after another (the C
+//! reference bench measured 46 ns instead of 63 ns per lookup on a 1M-flow table). A prefetch is
+//! a hint: it must never be relied on for correctness, and this module must never do anything
+//! but issue it.
+#![allow(unsafe_code)]
+
+/// Hints the CPU to bring the cache line holding `r` into L1. A no-op on other architectures.
+#[inline(always)]
+pub(crate) fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: `prefetcht0` is an architectural hint: it performs no access visible to the
+        // program, cannot fault (even on an invalid address), and SSE is part of the x86_64
+        // baseline. The pointer comes from a live reference anyway.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>()) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = r;
+    }
+}
