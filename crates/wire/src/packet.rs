@@ -503,6 +503,12 @@ fn parse_ipv6(frame: &[u8], off: usize, p: &mut ParsedPacket) {
         };
         next = e[0];
         at += len;
+        if at > frame.len() && at <= ip_end {
+            // The header runs past the bytes captured.
+            p.ip_proto = next;
+            p.truncated = Some(Layer::Ipv6Extension);
+            return;
+        }
         if at > ip_end {
             p.anomalies.0 |= Anomalies::IP_BAD_LENGTH;
             p.ip_proto = next;
