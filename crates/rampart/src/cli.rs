@@ -7,8 +7,10 @@
 
 use clap::{ArgAction, Parser, Subcommand};
 
+use crate::bench::BenchArgs;
 use crate::completions::CompletionsArgs;
 use crate::decode::DecodeArgs;
+use crate::replay::ReplayArgs;
 
 /// Rampart: inline security datapath, inspection and access control for VM and container hosts.
 #[derive(Debug, Parser)]
@@ -41,6 +43,11 @@ pub enum Command {
     /// Print every packet of a pcap or pcapng file, one line each (like `tcpdump -n -tt`) or one
     /// JSON object each.
     Decode(DecodeArgs),
+    /// Feed a capture through the datapath (flow table, slow path, both inspections) and write
+    /// what each port transmits.
+    Replay(ReplayArgs),
+    /// Measure Rampart's engines (in memory, one core).
+    Bench(BenchArgs),
     /// Print a shell completion script to standard output.
     Completions(CompletionsArgs),
 }

@@ -20,9 +20,11 @@ macro_rules! exit_status_help {
     };
 }
 
+mod bench;
 mod cli;
 mod completions;
 mod decode;
+mod replay;
 
 use std::process::ExitCode;
 
@@ -38,6 +40,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Decode(args) => decode::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
