@@ -361,6 +361,7 @@ pub fn parse_link(frame: &[u8], link: LinkType) -> ParsedPacket {
     }
 }
 
+#[inline(always)]
 fn parse_l3(frame: &[u8], off: usize, et: u16, p: &mut ParsedPacket) {
     p.ethertype = et;
     p.l3_offset = off as u16;
