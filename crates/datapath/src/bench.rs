@@ -209,7 +209,15 @@ fn bench_hits(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
     learn_server(&mut w, &mut batch, &mut sink);
     let mut clock = 1;
     // Install every flow, then warm the caches.
-    let mut at = pump(&mut w, &mut batch, &mut sink, &frames, 0, flows as u64, &mut clock);
+    let mut at = pump(
+        &mut w,
+        &mut batch,
+        &mut sink,
+        &frames,
+        0,
+        flows as u64,
+        &mut clock,
+    );
     at = pump(
         &mut w,
         &mut batch,
@@ -223,12 +231,23 @@ fn bench_hits(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
     let mut samples = Vec::new();
     for _ in 0..opts.reps {
         let t = Instant::now();
-        at = pump(&mut w, &mut batch, &mut sink, &frames, at, opts.packets, &mut clock);
+        at = pump(
+            &mut w,
+            &mut batch,
+            &mut sink,
+            &frames,
+            at,
+            opts.packets,
+            &mut clock,
+        );
         samples.push(t.elapsed().as_nanos() as f64 / opts.packets as f64);
     }
     let c = w.counters();
     let lookups = (c.lookups - before.lookups).max(1);
-    assert_eq!(c.misses, before.misses, "every flow was installed before timing");
+    assert_eq!(
+        c.misses, before.misses,
+        "every flow was installed before timing"
+    );
     let (median_ns, min_ns) = stats(&mut samples);
     let table = w.flow_table();
     out.push(BenchResult {
@@ -272,7 +291,15 @@ fn bench_megaflow(
     let mut sink = MemorySink::new(false);
     learn_server(&mut w, &mut batch, &mut sink);
     let mut clock = 1;
-    let mut at = pump(&mut w, &mut batch, &mut sink, &frames, 0, u64::from(per), &mut clock);
+    let mut at = pump(
+        &mut w,
+        &mut batch,
+        &mut sink,
+        &frames,
+        0,
+        u64::from(per),
+        &mut clock,
+    );
     // Decoy subtables: other masks, entries the traffic never matches (in_ports it never
     // uses), ranked above the traffic's subtable when it must be probed last.
     let prio = if last { 1000 } else { 1 };
@@ -288,18 +315,39 @@ fn bench_megaflow(
             k.set_nw_proto(6);
             k.set_ipv4_src((x as u32).to_be_bytes());
             k.set_tp_dst(x as u16);
-            let _ = w
-                .flow_table_mut()
-                .install(&k, &decoy_mask(j), prio, &[Action::Output(1)], u64::MAX, 0);
+            let _ = w.flow_table_mut().install(
+                &k,
+                &decoy_mask(j),
+                prio,
+                &[Action::Output(1)],
+                u64::MAX,
+                0,
+            );
         }
     }
-    at = pump(&mut w, &mut batch, &mut sink, &frames, at, 1 << 20, &mut clock);
+    at = pump(
+        &mut w,
+        &mut batch,
+        &mut sink,
+        &frames,
+        at,
+        1 << 20,
+        &mut clock,
+    );
     let before = w.counters().clone();
     let probes_before = w.flow_table().counters().subtables_probed;
     let mut samples = Vec::new();
     for _ in 0..opts.reps {
         let t = Instant::now();
-        at = pump(&mut w, &mut batch, &mut sink, &frames, at, opts.packets, &mut clock);
+        at = pump(
+            &mut w,
+            &mut batch,
+            &mut sink,
+            &frames,
+            at,
+            opts.packets,
+            &mut clock,
+        );
         samples.push(t.elapsed().as_nanos() as f64 / opts.packets as f64);
     }
     let c = w.counters();
@@ -338,7 +386,15 @@ fn bench_setup(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
         let mut clock = 1;
         let before = w.counters().flows_installed;
         let t = Instant::now();
-        pump(&mut w, &mut batch, &mut sink, &frames, 0, flows as u64, &mut clock);
+        pump(
+            &mut w,
+            &mut batch,
+            &mut sink,
+            &frames,
+            0,
+            flows as u64,
+            &mut clock,
+        );
         samples.push(t.elapsed().as_nanos() as f64 / flows as f64);
         installed = w.counters().flows_installed - before;
         black_box(sink.transmitted_total());

@@ -35,8 +35,8 @@
 //! assert_eq!(sw.counters().tx_packets, 1);
 //! ```
 
-pub mod config;
 pub mod bench;
+pub mod config;
 pub mod counters;
 pub mod eve;
 pub mod fdb;

@@ -255,7 +255,6 @@ pub struct Worker {
     idle_timeout_ns: u64,
     last_maintenance: Option<u64>,
     // Per-batch scratch, sized once.
-    parsed: [ParsedPacket; MAX_BATCH],
     keys: [FlowKey; MAX_BATCH],
     alive: [bool; MAX_BATCH],
     flows: [Option<FlowId>; MAX_BATCH],
@@ -324,7 +323,6 @@ impl Worker {
             reply: vec![0u8; reject::MAX_REPLY].into_boxed_slice(),
             idle_timeout_ns: limits.idle_timeout_ms.saturating_mul(1_000_000),
             last_maintenance: None,
-            parsed: [ParsedPacket::default(); MAX_BATCH],
             keys: [FlowKey::zero(); MAX_BATCH],
             alive: [false; MAX_BATCH],
             flows: [None; MAX_BATCH],
@@ -384,8 +382,7 @@ impl Worker {
             let b = &batch.bufs[i];
             self.counters.rx_bytes += b.len() as u64;
             // Parsed when the frame was loaded into its buffer.
-            let p = b.parsed;
-            self.parsed[i] = p;
+            let p = &b.parsed;
             if p.truncated == Some(Layer::Link) {
                 self.alive[i] = false;
                 self.counters.drop(DropReason::Malformed);
@@ -395,14 +392,14 @@ impl Worker {
                     in_port: b.in_port,
                     out_port: None,
                     frame: b.frame(),
-                    parsed: &self.parsed[i],
+                    parsed: p,
                     reason: DropReason::Malformed.name(),
                     stage: None,
                 });
                 continue;
             }
             self.alive[i] = true;
-            self.keys[i] = FlowKey::extract(b.in_port, b.frame(), &p);
+            self.keys[i] = FlowKey::extract(b.in_port, b.frame(), p);
         }
 
         self.ingress_stage(batch, sink, obs);
@@ -446,7 +443,7 @@ impl Worker {
                     in_port: b.in_port,
                     out_port: None,
                     frame: b.frame(),
-                    parsed: &self.parsed[i],
+                    parsed: &b.parsed,
                     key: &self.keys[i],
                     meta: &b.meta,
                     time_ns: batch.times[i],
@@ -508,37 +505,49 @@ impl Worker {
     /// Looks the batch up; returns true when some packet missed.
     fn lookup_stage(&mut self, batch: &Batch, now: u64) -> bool {
         let n = batch.len;
-        let mut m = 0;
-        for i in 0..n {
-            self.flows[i] = None;
-            if self.alive[i] {
-                self.lookup_keys[m] = self.keys[i];
-                self.lookup_idx[m] = i as u8;
-                m += 1;
-            }
-        }
+        let m = self.alive[..n].iter().filter(|a| **a).count();
         if m == 0 {
+            self.flows[..n].fill(None);
             return false;
         }
         self.counters.lookups += m as u64;
         let before = *self.table.counters();
-        self.table
-            .lookup_batch(&self.lookup_keys[..m], &mut self.lookup_out[..m]);
+        if m == n {
+            // The common case: nothing was dropped before the lookup, no compaction.
+            self.table
+                .lookup_batch(&self.keys[..n], &mut self.flows[..n]);
+        } else {
+            let mut j = 0;
+            for i in 0..n {
+                self.flows[i] = None;
+                if self.alive[i] {
+                    self.lookup_keys[j] = self.keys[i];
+                    self.lookup_idx[j] = i as u8;
+                    j += 1;
+                }
+            }
+            self.table
+                .lookup_batch(&self.lookup_keys[..m], &mut self.lookup_out[..m]);
+            for j in 0..m {
+                self.flows[usize::from(self.lookup_idx[j])] = self.lookup_out[j];
+            }
+        }
         let after = self.table.counters();
         self.counters.emc_hits += after.emc_hits - before.emc_hits;
         self.counters.megaflow_hits += after.megaflow_hits - before.megaflow_hits;
         let mut missed = false;
-        for j in 0..m {
-            let i = usize::from(self.lookup_idx[j]);
-            self.flows[i] = self.lookup_out[j];
+        for i in 0..n {
             self.no_install[i] = false;
+            if !self.alive[i] {
+                continue;
+            }
             if let Some(id) = self.flows[i]
                 && self.table.actions(id).first() == Some(&Action::ToSlowPath)
             {
                 self.table.record(
                     id,
                     batch.bufs[i].len() as u32,
-                    self.parsed[i].tcp_flags,
+                    batch.bufs[i].parsed.tcp_flags,
                     now,
                 );
                 self.flows[i] = None;
@@ -580,7 +589,7 @@ impl Worker {
                     in_port: b.in_port,
                     out_port: None,
                     frame: b.frame(),
-                    parsed: &self.parsed[i],
+                    parsed: &b.parsed,
                     reason: DropReason::UpcallMeter.name(),
                     stage: None,
                 });
@@ -630,7 +639,7 @@ impl Worker {
                 if let Some(id) = id {
                     let i = usize::from(i);
                     self.table
-                        .record(id, len, self.parsed[i].tcp_flags, batch.times[i]);
+                        .record(id, len, batch.bufs[i].parsed.tcp_flags, batch.times[i]);
                 }
                 acts
             } else {
@@ -639,7 +648,7 @@ impl Worker {
                 };
                 len = batch.bufs[k].len() as u32;
                 self.table
-                    .record(id, len, self.parsed[k].tcp_flags, batch.times[k]);
+                    .record(id, len, batch.bufs[k].parsed.tcp_flags, batch.times[k]);
                 self.table.actions(id)
             };
             let i = if upcalled {
@@ -651,7 +660,6 @@ impl Worker {
                 actions,
                 i,
                 &mut batch.bufs,
-                &mut self.parsed[i],
                 &mut self.copies,
                 &mut self.copies_used,
                 &mut self.outputs,
@@ -668,7 +676,7 @@ impl Worker {
                     in_port: b.in_port,
                     out_port: None,
                     frame: b.frame(),
-                    parsed: &self.parsed[i],
+                    parsed: &b.parsed,
                     reason: reason.name(),
                     stage: None,
                 });
@@ -759,7 +767,7 @@ impl Worker {
                             &mut self.counters,
                             sink,
                             orig.frame(),
-                            &self.parsed[i],
+                            &orig.parsed,
                             orig.in_port,
                             batch.times[i],
                         );
@@ -834,7 +842,6 @@ fn run_actions(
     actions: &[Action],
     i: usize,
     bufs: &mut [PacketBuf],
-    parsed: &mut ParsedPacket,
     copies: &mut [PacketBuf],
     copies_used: &mut usize,
     outputs: &mut OutputSet,
@@ -842,8 +849,16 @@ fn run_actions(
     counters: &mut DatapathCounters,
 ) -> Result<(), DropReason> {
     let outputs_before = egress.len();
+    // The commonest flow by far: one output, no rewrite.
+    if let [Action::Output(port)] = actions {
+        egress.push(Egress {
+            src: Src::Batch(i as u8),
+            pkt: i as u8,
+            port: *port,
+        });
+        return Ok(());
+    }
     let buf = &mut bufs[i];
-    buf.parsed = *parsed;
     outputs.clear();
     let mut start = 0;
     loop {
@@ -885,7 +900,6 @@ fn run_actions(
             Ok(Step::Done) => break,
         }
     }
-    *parsed = buf.parsed;
     if let Some(reason) = outputs.drop_reason() {
         egress.truncate(outputs_before);
         return Err(DropReason::from(reason));

@@ -52,7 +52,9 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
         Some(p) => Some(Config::load(p)?),
         None => None,
     };
-    let size = std::fs::metadata(&args.capture).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(&args.capture)
+        .map(|m| m.len())
+        .unwrap_or(0);
     let bar = (std::io::stderr().is_terminal() && size > 16 << 20).then(|| {
         let b = indicatif::ProgressBar::new(size);
         b.set_style(
@@ -81,8 +83,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     }
     print!("{}", summary(&report));
     if let Some(e) = report.error {
-        return Err(anyhow::Error::new(e)
-            .context(format!("{} (the packets before it were replayed)", args.capture.display())));
+        return Err(anyhow::Error::new(e).context(format!(
+            "{} (the packets before it were replayed)",
+            args.capture.display()
+        )));
     }
     Ok(())
 }
@@ -111,7 +115,11 @@ pub fn summary(r: &ReplayReport) -> String {
         if r.workers == 1 { "" } else { "s" },
         r.packets_read as f64 / secs / 1e6
     );
-    let _ = writeln!(s, "\n{:<20} {:<9} {:<8} {:>12} {:>12}", "port", "kind", "bridge", "rx packets", "tx packets");
+    let _ = writeln!(
+        s,
+        "\n{:<20} {:<9} {:<8} {:>12} {:>12}",
+        "port", "kind", "bridge", "rx packets", "tx packets"
+    );
     for p in &r.ports {
         let _ = writeln!(
             s,
@@ -146,9 +154,27 @@ pub fn summary(r: &ReplayReport) -> String {
         }
     }
     let _ = writeln!(s, "\nflow table");
-    let _ = writeln!(s, "  {:<22} {:>12}  {}", "exact-match hits", c.emc_hits, pct(c.emc_hits, c.lookups));
-    let _ = writeln!(s, "  {:<22} {:>12}  {}", "megaflow hits", c.megaflow_hits, pct(c.megaflow_hits, c.lookups));
-    let _ = writeln!(s, "  {:<22} {:>12}  {}", "misses", c.misses, pct(c.misses, c.lookups));
+    let _ = writeln!(
+        s,
+        "  {:<22} {:>12}  {}",
+        "exact-match hits",
+        c.emc_hits,
+        pct(c.emc_hits, c.lookups)
+    );
+    let _ = writeln!(
+        s,
+        "  {:<22} {:>12}  {}",
+        "megaflow hits",
+        c.megaflow_hits,
+        pct(c.megaflow_hits, c.lookups)
+    );
+    let _ = writeln!(
+        s,
+        "  {:<22} {:>12}  {}",
+        "misses",
+        c.misses,
+        pct(c.misses, c.lookups)
+    );
     for (k, v) in [
         ("upcalls", c.upcalls),
         ("upcalls refused", r.slow_path.upcalls_refused),

@@ -23,7 +23,10 @@ fn frame(i: u32, v6_share: u32) -> Vec<u8> {
     macro_rules! l4 {
         ($ip:expr) => {
             if tcp {
-                $ip.tcp(sport, 80, i, 1000).ack(1).write(&mut f, &[0; 6]).unwrap()
+                $ip.tcp(sport, 80, i, 1000)
+                    .ack(1)
+                    .write(&mut f, &[0; 6])
+                    .unwrap()
             } else {
                 $ip.udp(sport, 53).write(&mut f, &[0; 18]).unwrap()
             }
@@ -31,15 +34,25 @@ fn frame(i: u32, v6_share: u32) -> Vec<u8> {
     }
     match (vlan, v6) {
         (false, false) => l4!(eth.ipv4([10, a[1], a[2], a[3]], [10, 9, 9, 9], 64)),
-        (true, false) => l4!(
-            eth.single_vlan(etherparse::VlanId::try_new(100).unwrap())
-                .ipv4([10, a[1], a[2], a[3]], [10, 9, 9, 9], 64)
-        ),
-        (false, true) => l4!(eth.ipv6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, a[0], a[1], a[2], a[3]], [0xfd; 16], 64)),
-        (true, true) => l4!(
-            eth.single_vlan(etherparse::VlanId::try_new(100).unwrap())
-                .ipv6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, a[0], a[1], a[2], a[3]], [0xfd; 16], 64)
-        ),
+        (true, false) => l4!(eth
+            .single_vlan(etherparse::VlanId::try_new(100).unwrap())
+            .ipv4([10, a[1], a[2], a[3]], [10, 9, 9, 9], 64)),
+        (false, true) => l4!(eth.ipv6(
+            [
+                0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, a[0], a[1], a[2], a[3]
+            ],
+            [0xfd; 16],
+            64
+        )),
+        (true, true) => l4!(eth
+            .single_vlan(etherparse::VlanId::try_new(100).unwrap())
+            .ipv6(
+                [
+                    0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, a[0], a[1], a[2], a[3]
+                ],
+                [0xfd; 16],
+                64
+            )),
     }
     f
 }
