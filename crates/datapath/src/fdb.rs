@@ -10,7 +10,11 @@
 //!
 //! Only the slow path touches this table; the fast path never does.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+// The FDB is keyed on MACs a guest chooses; foldhash is seeded per process, so it resists
+// collision flooding while costing a fraction of SipHash on a 10-byte key.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::port::PortId;
 
@@ -66,7 +70,7 @@ impl Fdb {
     /// A table holding at most `capacity` MACs, forgetting each after `aging_ns` unused.
     pub fn new(capacity: usize, aging_ns: u64) -> Self {
         Fdb {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
             aging_ns,

@@ -18,7 +18,7 @@
 //! This layer may allocate (it installs flows), but it is entered once per new flow, never per
 //! packet of a known flow.
 
-use std::collections::HashSet;
+type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 use flow::{Action, Field, FlowKey, FlowMask, Wildcards};
 
@@ -95,7 +95,7 @@ impl SlowPath {
             ),
             meter: UpcallMeter::new(l.upcall_rate, l.upcall_burst, n.max(1)),
             generation: 1,
-            flooded_unknown: HashSet::new(),
+            flooded_unknown: HashSet::default(),
             counters: SlowPathCounters::default(),
         }
     }
