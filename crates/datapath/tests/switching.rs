@@ -452,3 +452,132 @@ fn hairpin_and_malformed_are_counted() {
     assert_eq!(c.drops_for(DropReason::Malformed), 1);
     assert_eq!(c.rx_packets, 3);
 }
+
+mod random_traffic {
+    //! Random frames on a switch with access, trunk and untagged ports on two bridges: whatever
+    //! arrives, the counters add up and no frame crosses a bridge or VLAN or returns to its
+    //! sender.
+    use super::*;
+    use proptest::prelude::*;
+
+    const CFG: &str = r#"
+[datapath]
+max_flows = 64
+emc_entries = 16
+emc_insert_inv_prob = 2
+upcall_rate = 2000
+upcall_burst = 50
+
+[[bridge]]
+name = "a"
+
+[[bridge]]
+name = "b"
+
+[[port]]
+name = "a-untagged"
+kind = "vm"
+bridge = "a"
+
+[[port]]
+name = "b-10"
+kind = "vm"
+bridge = "b"
+vlan = 10
+
+[[port]]
+name = "b-10-bis"
+kind = "vm"
+bridge = "b"
+vlan = 10
+
+[[port]]
+name = "b-20"
+kind = "vm"
+bridge = "b"
+vlan = 20
+
+[[port]]
+name = "b-trunk"
+kind = "uplink"
+bridge = "b"
+trunk = [10, 20]
+native_vlan = 20
+
+[[port]]
+name = "a-10"
+kind = "vm"
+bridge = "a"
+vlan = 10
+"#;
+
+    /// (input port, source MAC index, destination MAC index or broadcast, VLAN tag, ms)
+    fn arb_packet() -> impl Strategy<Value = (u16, u8, Option<u8>, Option<u16>, u64)> {
+        (
+            0u16..6,
+            1u8..8,
+            proptest::option::weighted(0.8, 1u8..8),
+            proptest::option::weighted(0.3, prop_oneof![Just(10u16), Just(20), Just(30)]),
+            0u64..5_000,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn invariants_hold(mut pkts in proptest::collection::vec(arb_packet(), 1..300)) {
+            pkts.sort_by_key(|p| p.4);
+            let cfg = Config::parse(CFG, "t.toml".as_ref()).unwrap();
+            let mut sw = MemorySwitch::new(&cfg);
+            let bridge_of = [0, 1, 1, 1, 1, 0];
+            for (port, s, d, vlan, ms) in &pkts {
+                let mut f = tcp(*s, d.unwrap_or(0), 1, 2, *vlan);
+                if d.is_none() {
+                    f[0..6].copy_from_slice(&[0xff; 6]);
+                }
+                // Each frame carries its input port in the IP TTL so deliveries can be checked.
+                let ttl_at = if vlan.is_some() { 18 + 8 } else { 14 + 8 };
+                f[ttl_at] = *port as u8 + 1;
+                sw.send(*port, &f, ms * 1_000_000);
+            }
+            sw.flush();
+            let c = sw.counters().clone();
+            assert_counters_add_up(&c);
+            prop_assert_eq!(c.rx_packets, pkts.len() as u64);
+            // Every packet is forwarded at least once or dropped exactly once.
+            let dropped = c.total_drops();
+            prop_assert!(c.tx_packets + dropped >= c.rx_packets);
+            for out in 0..6u16 {
+                for f in sw.received(out) {
+                    let p = parse_packet(f);
+                    let ttl = f[usize::from(p.l3_offset) + 8];
+                    let from = u16::from(ttl) - 1;
+                    prop_assert_ne!(from, out, "a frame went back out of its input port");
+                    prop_assert_eq!(bridge_of[usize::from(from)], bridge_of[usize::from(out)], "crossed bridges");
+                    let tag = (p.vlan_count > 0).then(|| p.vlans[0].vid());
+                    match out {
+                        0 | 5 => prop_assert_eq!(tag, None),
+                        1 | 2 | 3 => prop_assert_eq!(tag, None),
+                        _ => prop_assert!(tag.is_none() || tag == Some(10), "trunk sends only VLAN 10 tagged (20 is native): {:?}", tag),
+                    }
+                    // VLAN membership on bridge b: 10 for ports 1, 2; 20 for port 3.
+                    if bridge_of[usize::from(out)] == 1 {
+                        let vlan_in = match from {
+                            1 | 2 => 10,
+                            3 => 20,
+                            _ => 0,
+                        };
+                        let vlan_out = match out {
+                            1 | 2 => 10,
+                            3 => 20,
+                            _ => tag.unwrap_or(20),
+                        };
+                        if from != 4 {
+                            prop_assert_eq!(vlan_in, vlan_out, "crossed VLANs: {} -> {}", from, out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
