@@ -93,7 +93,7 @@ fn frame(i: u32) -> [u8; 64] {
     ip[0] = 0x45;
     ip[2..4].copy_from_slice(&50u16.to_be_bytes());
     ip[8] = 64;
-    let tcp = i % 2 == 0;
+    let tcp = i.is_multiple_of(2);
     ip[9] = if tcp { 6 } else { 17 };
     let b = i.to_be_bytes();
     ip[12..16].copy_from_slice(&[10, b[1], b[2], b[3]]);
