@@ -15,8 +15,8 @@ use wire::parse_packet;
 fn frame(i: u32, v6_share: u32) -> Vec<u8> {
     let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
     let sport = 1024 + (i % 50_000) as u16;
-    let tcp = i % 2 == 0;
-    let vlan = i % 4 == 0;
+    let tcp = i.is_multiple_of(2);
+    let vlan = i.is_multiple_of(4);
     let v6 = (i.wrapping_mul(2_654_435_761) >> 16) % 100 < v6_share;
     let a = i.to_be_bytes();
     let mut f = Vec::with_capacity(80);
