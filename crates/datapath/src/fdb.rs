@@ -70,7 +70,8 @@ impl Fdb {
     /// A table holding at most `capacity` MACs, forgetting each after `aging_ns` unused.
     pub fn new(capacity: usize, aging_ns: u64) -> Self {
         Fdb {
-            entries: HashMap::default(),
+            // Room for a typical host's MACs up front; more grow the table.
+            entries: HashMap::with_capacity_and_hasher(capacity.clamp(1, 4096), Default::default()),
             order: VecDeque::new(),
             capacity: capacity.max(1),
             aging_ns,
@@ -107,35 +108,40 @@ impl Fdb {
             return Learned::Ignored;
         }
         let key = FdbKey { bridge, vlan, mac };
-        if let Some(e) = self.entries.get_mut(&key) {
-            e.last_seen = e.last_seen.max(now);
-            if e.port == port {
-                return Learned::Refreshed;
-            }
-            let from = e.port;
-            e.port = port;
-            self.counters.moved += 1;
-            return Learned::Moved { from };
-        }
-        while self.entries.len() >= self.capacity {
-            let Some((k, seq)) = self.order.pop_front() else {
-                break;
-            };
-            if self.entries.get(&k).is_some_and(|e| e.seq == seq) {
-                self.entries.remove(&k);
-                self.counters.evicted += 1;
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+            while self.entries.len() >= self.capacity {
+                let Some((k, seq)) = self.order.pop_front() else {
+                    break;
+                };
+                if self.entries.get(&k).is_some_and(|e| e.seq == seq) {
+                    self.entries.remove(&k);
+                    self.counters.evicted += 1;
+                }
             }
         }
         let seq = self.next_seq;
+        // One probe of the table whether the MAC is known or new.
+        match self.entries.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let e = o.get_mut();
+                e.last_seen = e.last_seen.max(now);
+                if e.port == port {
+                    return Learned::Refreshed;
+                }
+                let from = e.port;
+                e.port = port;
+                self.counters.moved += 1;
+                return Learned::Moved { from };
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(FdbEntry {
+                    port,
+                    last_seen: now,
+                    seq,
+                });
+            }
+        }
         self.next_seq += 1;
-        self.entries.insert(
-            key,
-            FdbEntry {
-                port,
-                last_seen: now,
-                seq,
-            },
-        );
         self.order.push_back((key, seq));
         // Keep the FIFO from growing without bound when entries age out before their turn.
         if self.order.len() > self.capacity.saturating_mul(2) {
