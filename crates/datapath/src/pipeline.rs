@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use flow::{
-    Action, FlowId, FlowKey, FlowTable, FlowTableConfig, OffloadMeta, OutputSet, PacketBuf, Step,
+    Action, FlowId, FlowKey, FlowMask, FlowTable, FlowTableConfig, OffloadMeta, OutputSet,
+    PacketBuf, Step,
 };
 use wire::{Layer, ParsedPacket};
 
@@ -266,6 +267,8 @@ pub struct Worker {
     no_install: [bool; MAX_BATCH],
     /// This batch's upcalled packets: slot, the flow installed (if any), the decided actions.
     decided: Vec<(u8, Option<FlowId>, Vec<Action>)>,
+    /// Flows this batch's upcalls installed: masked key, mask, priority, index in `decided`.
+    batch_installs: Vec<(FlowKey, FlowMask, u32, usize)>,
     outputs: OutputSet,
     egress_list: Vec<Egress>,
     egress_verdicts: Vec<Verdict>,
@@ -332,6 +335,7 @@ impl Worker {
             lookup_out: [None; MAX_BATCH],
             no_install: [false; MAX_BATCH],
             decided: Vec::new(),
+            batch_installs: Vec::with_capacity(MAX_BATCH),
             outputs: OutputSet::new(),
             egress_list: Vec::with_capacity(MAX_BATCH * 4),
             egress_verdicts: Vec::with_capacity(MAX_BATCH * 4),
@@ -563,6 +567,7 @@ impl Worker {
     fn upcall_stage(&mut self, batch: &Batch, now: u64, obs: &mut dyn Observer) {
         let n = batch.len;
         self.decided.clear();
+        self.batch_installs.clear();
         let slow = Arc::clone(&self.slow);
         let mut sp = slow.lock();
         for i in 0..n {
@@ -570,13 +575,23 @@ impl Worker {
                 continue;
             }
             self.counters.misses += 1;
-            // An earlier packet of this batch may have installed the flow already.
-            if !self.no_install[i]
-                && let Some(id) = self.table.lookup(&self.keys[i])
-            {
-                self.decided
-                    .push((i as u8, Some(id), self.table.actions(id).to_vec()));
-                continue;
+            // The packet missed the table as it was before this batch, so only a flow installed
+            // for an earlier packet of this batch can match it now: check those (at most 31)
+            // instead of probing the whole table again.
+            if !self.no_install[i] {
+                let key = &self.keys[i];
+                let earlier = self
+                    .batch_installs
+                    .iter()
+                    .filter(|(masked, mask, _, _)| mask.apply(key) == *masked)
+                    .max_by_key(|(_, _, prio, _)| *prio)
+                    .map(|(_, _, _, k)| *k);
+                if let Some(k) = earlier {
+                    let (_, id, ref actions) = self.decided[k];
+                    let actions = actions.clone();
+                    self.decided.push((i as u8, id, actions));
+                    continue;
+                }
             }
             self.counters.upcalls += 1;
             let Some(d) = sp.upcall(&self.keys[i], batch.times[i].max(now)) else {
@@ -610,6 +625,12 @@ impl Worker {
             ) {
                 Ok(id) => {
                     self.counters.flows_installed += 1;
+                    self.batch_installs.push((
+                        d.mask.apply(&self.keys[i]),
+                        d.mask,
+                        d.priority,
+                        self.decided.len(),
+                    ));
                     self.decided.push((i as u8, Some(id), d.actions));
                 }
                 Err(_) => {
