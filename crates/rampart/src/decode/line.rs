@@ -3,14 +3,17 @@
 //!
 //! Nothing here may allocate beyond the growth of the buffer it is given, or panic.
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// "00", "01", ... "99": two digits per division.
 const DIGIT_PAIRS: &[u8; 200] = b"\
 0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
 5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
 /// Appenders for a line being built in a `Vec<u8>`.
+///
+/// Each appender reserves its widest form in the vector with one fixed-size store, writes its
+/// characters straight into place, then truncates to what it used: no temporary buffer to copy
+/// from (reading back bytes just stored one at a time stalls the CPU's store forwarding), one
+/// capacity check per call.
 pub(crate) trait LineExt {
     /// Appends a string.
     fn s(&mut self, s: &str);
@@ -30,6 +33,126 @@ pub(crate) trait LineExt {
     fn hex16(&mut self, v: u16);
 }
 
+/// Appends `N` bytes of `fill` to `v`, lets `write` fill them in place, and keeps the first
+/// `used` (as `write` returns; at most `N`).
+#[inline(always)]
+fn slot<const N: usize>(v: &mut Vec<u8>, fill: u8, write: impl FnOnce(&mut [u8; N]) -> usize) {
+    let at = v.len();
+    v.extend_from_slice(&[fill; N]);
+    let used = match v.get_mut(at..).and_then(|s| s.first_chunk_mut::<N>()) {
+        Some(d) => write(d),
+        None => N,
+    };
+    v.truncate(at + used.min(N));
+}
+
+/// For each bit length `i` of a `u32` (0 for 0 and 1), a constant whose sum with any value of
+/// that bit length has its digit count in the upper 32 bits (D. Lemire's digit count, with the
+/// table computed here rather than pasted).
+const DIGIT_COUNT: [u64; 32] = {
+    let mut t = [0u64; 32];
+    let mut i = 0;
+    while i < 32 {
+        let low = 1u64 << i;
+        let (mut d, mut next) = (1u64, 10u64);
+        while next <= low {
+            d += 1;
+            next *= 10;
+        }
+        // Values of this bit length have `d` digits, or `d + 1` once they reach `next`.
+        t[i] = if next <= u32::MAX as u64 {
+            (d << 32) + (1u64 << 32) - next
+        } else {
+            d << 32
+        };
+        i += 1;
+    }
+    t
+};
+
+/// Decimal digits of `v` (1 for 0).
+#[inline(always)]
+fn digits32(v: u32) -> usize {
+    let log2 = (31 - (v | 1).leading_zeros()) & 31;
+    ((u64::from(v) + DIGIT_COUNT[log2 as usize]) >> 32) as usize
+}
+
+/// Writes `v` right-aligned in `d[..end]`, two digits per division; `end` must be at least its
+/// digit count (more leaves the bytes before it as they were).
+#[inline(always)]
+fn put_u32(d: &mut [u8], mut v: u32, end: usize) {
+    let mut i = end;
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i = i.wrapping_sub(2);
+        if let (Some(dst), Some(src)) = (d.get_mut(i..i + 2), DIGIT_PAIRS.get(pair..pair + 2)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        i = i.wrapping_sub(2);
+        if let (Some(dst), Some(src)) = (d.get_mut(i..i + 2), DIGIT_PAIRS.get(pair..pair + 2)) {
+            dst.copy_from_slice(src);
+        }
+    } else if let Some(dst) = d.get_mut(i.wrapping_sub(1)) {
+        *dst = b'0' + v as u8;
+    }
+}
+
+/// Decimal digits of `v` (1 for 0).
+fn digits64(v: u64) -> usize {
+    match u32::try_from(v) {
+        Ok(v) => digits32(v),
+        Err(_) => {
+            let (mut d, mut rest) = (10, v / 10_000_000_000);
+            while rest > 0 {
+                d += 1;
+                rest /= 10;
+            }
+            d
+        }
+    }
+}
+
+/// Writes `v` right-aligned in `d[..end]` (as [`put_u32`], for values past `u32::MAX`).
+fn put_u64(d: &mut [u8], v: u64, end: usize) {
+    match u32::try_from(v) {
+        Ok(v) => put_u32(d, v, end),
+        Err(_) => {
+            // Eight digits at a time in 32-bit arithmetic: the low part is zero-padded by the
+            // slot's fill.
+            let low = (v % 100_000_000) as u32;
+            put_u32(d, low, end);
+            put_u64(d, v / 100_000_000, end.saturating_sub(8));
+        }
+    }
+}
+
+/// Four lower-case hex digits of `v`, most significant first.
+#[inline(always)]
+fn hex4(v: u16) -> [u8; 4] {
+    let x = u32::from(v);
+    // One nibble per byte, the most significant in the top byte.
+    let n = ((x & 0xf000) << 12) | ((x & 0x0f00) << 8) | ((x & 0x00f0) << 4) | (x & 0x000f);
+    // Per byte: '0' + n, plus the gap from '9' + 1 to 'a' where n > 9 (n + 6 carries into 0x10).
+    let over9 = ((n + 0x0606_0606) >> 4) & 0x0101_0101;
+    (n + 0x3030_3030 + over9 * (u32::from(b'a') - u32::from(b'9') - 1)).to_be_bytes()
+}
+
+/// Each byte's two lower-case hex digits.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let hex = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [hex[i >> 4], hex[i & 0x0f]];
+        i += 1;
+    }
+    t
+};
+
 impl LineExt for Vec<u8> {
     #[inline(always)]
     fn s(&mut self, s: &str) {
@@ -37,55 +160,25 @@ impl LineExt for Vec<u8> {
     }
 
     #[inline]
-    fn u(&mut self, mut v: u64) {
-        if v < 10 {
-            self.push(b'0' + v as u8);
-            return;
+    fn u(&mut self, v: u64) {
+        match u32::try_from(v) {
+            Ok(v) => {
+                let n = digits32(v);
+                slot::<10>(self, b'0', |d| {
+                    put_u32(d, v, n);
+                    n
+                });
+            }
+            Err(_) => self.u_padded(v, 0),
         }
-        // Digits right-aligned in the first 20 bytes; the next 20 are slack so that one
-        // fixed-size copy (a few moves, no call to memcpy) takes them, then a truncate.
-        let mut tmp = [0u8; 40];
-        let mut i = 20;
-        while v >= 100 {
-            let pair = (v % 100) as usize * 2;
-            v /= 100;
-            i -= 2;
-            tmp[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-        }
-        if v >= 10 {
-            let pair = v as usize * 2;
-            i -= 2;
-            tmp[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-        } else {
-            i -= 1;
-            tmp[i] = b'0' + v as u8;
-        }
-        let len = self.len();
-        self.extend_from_slice(&tmp[i..i + 20]);
-        self.truncate(len + 20 - i);
     }
 
-    fn u_padded(&mut self, mut v: u64, width: usize) {
-        let mut tmp = [b'0'; 40];
-        let mut i = 20;
-        while v >= 100 {
-            let pair = (v % 100) as usize * 2;
-            v /= 100;
-            i -= 2;
-            tmp[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-        }
-        if v >= 10 {
-            let pair = v as usize * 2;
-            i -= 2;
-            tmp[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-        } else if v > 0 {
-            i -= 1;
-            tmp[i] = b'0' + v as u8;
-        }
-        let start = i.min(20 - width.min(20));
-        let len = self.len();
-        self.extend_from_slice(&tmp[start..start + 20]);
-        self.truncate(len + 20 - start);
+    fn u_padded(&mut self, v: u64, width: usize) {
+        let n = digits64(v).max(width.min(20));
+        slot::<20>(self, b'0', |d| {
+            put_u64(d, v, n);
+            n
+        });
     }
 
     #[inline]
@@ -95,21 +188,18 @@ impl LineExt for Vec<u8> {
 
     #[inline]
     fn ipv4(&mut self, a: [u8; 4]) {
-        // At most 15 characters, built in place and copied once with a fixed size.
-        let mut tmp = [0u8; 16];
-        let mut n = 0;
-        for (i, &x) in a.iter().enumerate() {
-            let [len, d0, d1, d2] = OCTETS[usize::from(x)];
-            if i > 0 {
-                tmp[n] = b'.';
-                n += 1;
+        slot::<16>(self, 0, |d| {
+            // Each octet with a dot after it, four bytes at a time; the last dot is dropped.
+            let mut n = 0;
+            for x in a {
+                let (len, text) = OCTETS[usize::from(x)];
+                if let Some(dst) = d.get_mut(n..n + 4) {
+                    dst.copy_from_slice(&text);
+                }
+                n += usize::from(len);
             }
-            tmp[n..n + 3].copy_from_slice(&[d0, d1, d2]);
-            n += usize::from(len);
-        }
-        let len = self.len();
-        self.extend_from_slice(&tmp);
-        self.truncate(len + n);
+            n - 1
+        });
     }
 
     fn ipv6(&mut self, a: [u8; 16]) {
@@ -133,66 +223,70 @@ impl LineExt for Vec<u8> {
         if best_len < 2 {
             best_at = 8;
         }
-        // At most 39 characters, built in place and copied once with a fixed size.
-        let mut tmp = [0u8; 48];
-        let mut n = 0;
-        let mut i = 0;
-        while i < 8 {
-            if i == best_at {
-                tmp[n..n + 2].copy_from_slice(b"::");
-                n += 2;
-                i += best_len;
-                continue;
+        // At most 39 characters; each group is written as four digits and a colon, the next
+        // write starting after the significant ones.
+        slot::<48>(self, 0, |d| {
+            let mut n = 0;
+            let mut i = 0;
+            while i < 8 {
+                if i == best_at {
+                    if let Some(dst) = d.get_mut(n..n + 2) {
+                        dst.copy_from_slice(if i == 0 { b"::" } else { b":\0" });
+                    }
+                    n += if i == 0 { 2 } else { 1 };
+                    i += best_len;
+                    if i == 8 {
+                        return n;
+                    }
+                    continue;
+                }
+                let w = g[i];
+                let skip = (w.leading_zeros() / 4).min(3) as usize;
+                let [h0, h1, h2, h3] = hex4(w);
+                let text = u64::from_be_bytes([h0, h1, h2, h3, b':', 0, 0, 0]) << (8 * skip);
+                if let Some(dst) = d.get_mut(n..n + 8) {
+                    dst.copy_from_slice(&text.to_be_bytes());
+                }
+                n += 5 - skip;
+                i += 1;
             }
-            if i > 0 && i != best_at + best_len {
-                tmp[n] = b':';
-                n += 1;
-            }
-            let w = g[i];
-            let nd = 4 - (w.leading_zeros() / 4).min(3);
-            for k in (0..nd).rev() {
-                tmp[n] = HEX[usize::from((w >> (4 * k)) & 0xf)];
-                n += 1;
-            }
-            i += 1;
-        }
-        let len = self.len();
-        self.extend_from_slice(&tmp);
-        self.truncate(len + n);
+            // No colon after the last group.
+            n - 1
+        });
     }
 
     #[inline]
     fn mac(&mut self, m: &[u8; 6]) {
-        for (i, x) in m.iter().enumerate() {
-            if i > 0 {
-                self.push(b':');
+        slot::<18>(self, b':', |d| {
+            for (i, &x) in m.iter().enumerate() {
+                if let Some(dst) = d.get_mut(3 * i..3 * i + 2) {
+                    dst.copy_from_slice(&HEX_PAIRS[usize::from(x)]);
+                }
             }
-            self.push(HEX[usize::from(x >> 4)]);
-            self.push(HEX[usize::from(x & 0x0f)]);
-        }
+            17
+        });
     }
 
     #[inline]
     fn hex16(&mut self, v: u16) {
-        self.extend_from_slice(b"0x");
-        for shift in [12u16, 8, 4, 0] {
-            self.push(HEX[usize::from((v >> shift) & 0x0f)]);
-        }
+        let [a, b, c, d] = hex4(v);
+        self.extend_from_slice(&[b'0', b'x', a, b, c, d]);
     }
 }
 
-/// Each octet's decimal digits, left-aligned after their count: `[len, d0, d1, d2]`.
-const OCTETS: [[u8; 4]; 256] = {
-    let mut t = [[0u8; 4]; 256];
+/// Each octet's decimal digits followed by a dot, and how many of those bytes that is:
+/// `(2, *b"7.\0\0")`.
+const OCTETS: [(u8, [u8; 4]); 256] = {
+    let mut t = [(0u8, [0u8; 4]); 256];
     let mut i = 0;
     while i < 256 {
         let (h, te, o) = ((i / 100) as u8, (i / 10 % 10) as u8, (i % 10) as u8);
         t[i] = if i >= 100 {
-            [3, b'0' + h, b'0' + te, b'0' + o]
+            (4, [b'0' + h, b'0' + te, b'0' + o, b'.'])
         } else if i >= 10 {
-            [2, b'0' + te, b'0' + o, 0]
+            (3, [b'0' + te, b'0' + o, b'.', 0])
         } else {
-            [1, b'0' + o, 0, 0]
+            (2, [b'0' + o, b'.', 0, 0])
         };
         i += 1;
     }
