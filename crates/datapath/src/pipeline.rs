@@ -253,7 +253,6 @@ pub struct Worker {
     copies: Vec<PacketBuf>,
     copies_used: usize,
     reply: Box<[u8]>,
-    idle_timeout_ns: u64,
     last_maintenance: Option<u64>,
     // Per-batch scratch, sized once.
     keys: [FlowKey; MAX_BATCH],
@@ -324,7 +323,6 @@ impl Worker {
             copies,
             copies_used: 0,
             reply: vec![0u8; reject::MAX_REPLY].into_boxed_slice(),
-            idle_timeout_ns: limits.idle_timeout_ms.saturating_mul(1_000_000),
             last_maintenance: None,
             keys: [FlowKey::zero(); MAX_BATCH],
             alive: [false; MAX_BATCH],
@@ -844,7 +842,6 @@ impl Worker {
             }
         }
         sp.age(now);
-        let _ = self.idle_timeout_ns;
     }
 
     /// Forces maintenance at `now` (end of a replay, tests).

@@ -82,7 +82,7 @@ fn tcp_rst(frame: &[u8], p: &ParsedPacket, out: &mut [u8]) -> Option<usize> {
     seg[8..12].copy_from_slice(&r_ack.to_be_bytes());
     seg[12] = 5 << 4;
     seg[13] = flags;
-    write_ip(frame, p, l3, ip_hdr, wire::ip_proto::TCP, &seg, 16, out)
+    write_ip(frame, p, ip_hdr, wire::ip_proto::TCP, &seg, 16, out)
 }
 
 fn icmp4_unreach(frame: &[u8], p: &ParsedPacket, out: &mut [u8]) -> Option<usize> {
@@ -105,7 +105,6 @@ fn icmp4_unreach(frame: &[u8], p: &ParsedPacket, out: &mut [u8]) -> Option<usize
     write_ip(
         frame,
         p,
-        l3,
         20,
         wire::ip_proto::ICMP,
         &msg[..n],
@@ -124,16 +123,15 @@ fn icmp6_unreach(frame: &[u8], p: &ParsedPacket, out: &mut [u8]) -> Option<usize
     msg[1] = 4; // port unreachable
     msg[8..8 + quote.len()].copy_from_slice(quote);
     let n = 8 + quote.len();
-    write_ip(frame, p, l3, 40, wire::ip_proto::ICMPV6, &msg[..n], 2, out)
+    write_ip(frame, p, 40, wire::ip_proto::ICMPV6, &msg[..n], 2, out)
 }
 
-/// Writes an IP header answering the packet at `l3`, then `l4` with its checksum at
+/// Writes an IP header answering the packet, then `l4` with its checksum at
 /// `csum_at` filled using the pseudo-header (`usize::MAX`: already filled).
 #[allow(clippy::too_many_arguments)]
 fn write_ip(
     frame: &[u8],
     p: &ParsedPacket,
-    l3: usize,
     hdr: usize,
     proto: u8,
     l4: &[u8],
@@ -187,7 +185,6 @@ fn write_ip(
         }
         _ => return None,
     }
-    let _ = l3;
     Some(total)
 }
 
