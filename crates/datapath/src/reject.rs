@@ -53,7 +53,6 @@ fn tcp_rst(frame: &[u8], p: &ParsedPacket, out: &mut [u8]) -> Option<usize> {
     if p.tcp_flags & 0x004 != 0 {
         return None; // never answer a RST
     }
-    let l3 = usize::from(p.l3_offset);
     let l4 = usize::from(p.l4_offset);
     let tcp = frame.get(l4..l4 + 20)?;
     let seq = u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]);
