@@ -23,8 +23,8 @@
 
 use core::net::Ipv4Addr;
 
+use crate::bytes::{array, put, put_u8, put_u16, slice, slice_mut, u8_at, u16_at};
 use crate::ethernet::EthernetAddress;
-use crate::ethernet::bytes::{array, put, put_u8, put_u16, slice, slice_mut, u8_at, u16_at};
 use crate::{Error, Result, ethertype};
 
 /// Byte layout of an ARP packet (RFC 826, "Packet format"). The four addresses follow the fixed

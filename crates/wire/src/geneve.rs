@@ -20,7 +20,7 @@
 //! assert_eq!((option.class, option.data), (0x0102, &[1u8, 2, 3, 4][..]));
 //! ```
 
-use crate::udp::rw::{put, put_u8, u8_at, u16_at, u32_at};
+use crate::bytes::{put_range as put, put_u8, u8_at, u16_at, u32_at};
 use crate::{Error, Result};
 
 mod field {

@@ -23,7 +23,7 @@
 
 use core::ops::Range;
 
-use crate::udp::rw::{put, put_u8, u8_at, u16_at, u32_at};
+use crate::bytes::{put_range as put, put_u8, u8_at, u16_at, u32_at};
 use crate::{Error, Result, checksum};
 
 mod field {

@@ -37,8 +37,8 @@
 use core::fmt;
 use core::net::Ipv4Addr;
 
+use crate::bytes::{array, put, put_u8, put_u16, slice, slice_mut, u8_at, u16_at};
 use crate::checksum;
-use crate::ethernet::bytes::{array, put, put_u8, put_u16, slice, slice_mut, u8_at, u16_at};
 use crate::{Error, Result};
 
 /// Byte layout of the IPv4 header (RFC 791 section 3.1).

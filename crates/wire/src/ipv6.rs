@@ -29,9 +29,7 @@
 
 use core::net::Ipv6Addr;
 
-use crate::ethernet::bytes::{
-    array, put, put_u8, put_u16, put_u32, slice, slice_mut, u8_at, u16_at, u32_at,
-};
+use crate::bytes::{array, put, put_u8, put_u16, put_u32, slice, slice_mut, u8_at, u16_at, u32_at};
 use crate::{Error, Result};
 
 /// Byte layouts of the fixed header (RFC 8200 section 3) and the extension headers (sections

@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arp;
+pub(crate) mod bytes;
 pub mod checksum;
 pub mod ethernet;
 pub mod geneve;

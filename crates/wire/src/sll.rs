@@ -24,9 +24,7 @@
 //! assert_eq!(SllRepr::parse(&h), Ok(repr));
 //! ```
 
-use crate::ethernet::bytes::{
-    array, put, put_u8, put_u16, put_u32, slice, slice_mut, u8_at, u16_at, u32_at,
-};
+use crate::bytes::{array, put, put_u8, put_u16, put_u32, slice, slice_mut, u8_at, u16_at, u32_at};
 use crate::{Error, Result};
 
 /// Direction values of the packet type field (Linux `PACKET_*` constants).

@@ -35,8 +35,8 @@
 use core::fmt;
 use core::ops::{BitAnd, BitOr, BitOrAssign};
 
+use crate::bytes::{put_range as put, u8_at, u16_at, u32_at};
 use crate::udp::IpPair;
-use crate::udp::rw::{put, u8_at, u16_at, u32_at};
 use crate::{Error, Result, checksum, ip_proto};
 
 mod field {

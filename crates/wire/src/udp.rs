@@ -23,56 +23,7 @@
 
 use crate::{Error, Result, checksum, ip_proto};
 
-use rw::{put, u16_at};
-
-/// Bounds-checked big-endian field access shared by the transport and tunnel views of this
-/// crate: reading a byte the buffer lacks gives zero and writing one is dropped, so even a
-/// view made with `new_unchecked` over a short buffer cannot panic.
-pub(crate) mod rw {
-    use core::ops::Range;
-
-    /// The byte at `at`, or zero.
-    #[inline]
-    pub(crate) fn u8_at(d: &[u8], at: usize) -> u8 {
-        d.get(at).copied().unwrap_or(0)
-    }
-
-    /// The big-endian `u16` at `at`, or zero.
-    #[inline]
-    pub(crate) fn u16_at(d: &[u8], at: usize) -> u16 {
-        match d.get(at..at + 2) {
-            Some(&[a, b]) => u16::from_be_bytes([a, b]),
-            _ => 0,
-        }
-    }
-
-    /// The big-endian `u32` at `at`, or zero.
-    #[inline]
-    pub(crate) fn u32_at(d: &[u8], at: usize) -> u32 {
-        match d.get(at..at + 4) {
-            Some(&[a, b, c, e]) => u32::from_be_bytes([a, b, c, e]),
-            _ => 0,
-        }
-    }
-
-    /// Copies `bytes` into `range` if the buffer holds it and the lengths match.
-    #[inline]
-    pub(crate) fn put(d: &mut [u8], range: Range<usize>, bytes: &[u8]) {
-        if let Some(out) = d.get_mut(range)
-            && out.len() == bytes.len()
-        {
-            out.copy_from_slice(bytes);
-        }
-    }
-
-    /// Sets the byte at `at` if the buffer holds it.
-    #[inline]
-    pub(crate) fn put_u8(d: &mut [u8], at: usize, value: u8) {
-        if let Some(b) = d.get_mut(at) {
-            *b = value;
-        }
-    }
-}
+use crate::bytes::{put_range as put, u16_at};
 
 mod field {
     use core::ops::Range;

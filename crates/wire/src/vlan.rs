@@ -13,7 +13,7 @@
 //! assert_eq!(r, VlanRepr { pcp: 5, dei: false, vid: 100, ethertype: wire::ethertype::IPV4 });
 //! ```
 
-use crate::ethernet::bytes::{put_u16, slice_mut, u16_at};
+use crate::bytes::{put_u16, slice_mut, u16_at};
 use crate::{Error, Result, ethertype};
 
 /// Byte layout of one tag after its TPID (IEEE 802.1Q clause 9.6).

@@ -15,7 +15,7 @@
 //! assert_eq!(VxlanRepr::parse(&header).map(|r| r.vni), Ok(5001));
 //! ```
 
-use crate::udp::rw::{put, put_u8, u8_at, u32_at};
+use crate::bytes::{put_range as put, put_u8, u8_at, u32_at};
 use crate::{Error, Result};
 
 mod field {
