@@ -61,7 +61,7 @@ pub struct BenchOptions {
     pub packets: u64,
     /// Largest flow count (1M by default; smaller for a quick run).
     pub max_flows: usize,
-    /// Run only cases whose name contains this.
+    /// Run only the group of cases (emc, megaflow, setup) whose name contains this.
     pub only: Option<String>,
 }
 

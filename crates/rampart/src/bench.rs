@@ -37,7 +37,7 @@ pub struct DatapathBenchArgs {
     /// Repetitions per case.
     #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub reps: u32,
-    /// Only the cases whose name contains this (emc, megaflow, setup).
+    /// Only one group of cases: emc, megaflow or setup (any part of the name will do).
     #[arg(long, value_name = "TEXT")]
     pub only: Option<String>,
 }
