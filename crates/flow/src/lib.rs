@@ -56,6 +56,7 @@ pub mod action;
 pub mod buf;
 mod classifier;
 mod emc;
+pub mod gso;
 pub mod key;
 mod prefetch;
 pub mod table;
@@ -70,6 +71,7 @@ pub use action::{
 pub use buf::{BufError, GsoType, OffloadError, OffloadMeta, PacketBuf};
 pub use classifier::{BATCH, MAX_SUBTABLES, RANK_INTERVAL};
 pub use emc::MAX_EMC_ENTRIES;
+pub use gso::{GsoError, segment};
 pub use key::{Field, FlowKey, FlowMask, HashSeed, NwFrag, TrackedKey, Wildcards};
 pub use table::{
     FlowId, FlowStats, FlowTable, FlowTableConfig, FlowTableCounters, FlowView, InstallError,
