@@ -78,10 +78,17 @@ impl<R: Read> Source<R> {
     /// Makes at least `want` bytes available unless the stream ends first; returns how many are
     /// available (fewer than `want` only at end of stream). Slices of `buffer()` taken before
     /// this call are invalidated by it (the borrow checker enforces that).
+    #[inline]
     pub(crate) fn fill(&mut self, want: usize) -> io::Result<usize> {
         if self.end - self.start >= want || self.eof {
             return Ok(self.end - self.start);
         }
+        self.refill(want)
+    }
+
+    /// [`Source::fill`] when the buffer holds less than `want`: compacts, grows if needed, reads.
+    #[inline(never)]
+    fn refill(&mut self, want: usize) -> io::Result<usize> {
         // Less than one record is buffered, so moving it to the front is cheap, and it leaves the
         // whole rest of the buffer free for one big read.
         if self.start > 0 {

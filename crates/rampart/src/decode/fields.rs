@@ -59,8 +59,6 @@ pub(crate) struct Ipv4Fields {
     pub mf: bool,
     /// In bytes.
     pub frag_offset: u32,
-    /// `None` when the options are cut off.
-    pub hdr_checksum_ok: Option<bool>,
 }
 
 /// Reads the IPv4 header at the packet's network offset.
@@ -70,24 +68,27 @@ pub(crate) fn ipv4(p: &ParsedPacket, f: &[u8]) -> Option<Ipv4Fields> {
     }
     let o = usize::from(p.l3_offset);
     let h: &[u8; 20] = f.get(o..o + 20)?.try_into().ok()?;
-    let ihl = usize::from(h[0] & 0x0f) * 4;
     let frag = u16::from_be_bytes([h[6], h[7]]);
-    let hdr_checksum_ok = if ihl >= 20 {
-        f.get(o..o + ihl).map(|hdr| checksum(hdr) == 0)
-    } else {
-        Some(false)
-    };
     Some(Ipv4Fields {
         src: [h[12], h[13], h[14], h[15]],
         dst: [h[16], h[17], h[18], h[19]],
-        ihl,
+        ihl: usize::from(h[0] & 0x0f) * 4,
         total_len: u16::from_be_bytes([h[2], h[3]]),
         id: u16::from_be_bytes([h[4], h[5]]),
         df: frag & 0x4000 != 0,
         mf: frag & 0x2000 != 0,
         frag_offset: u32::from(frag & 0x1fff) * 8,
-        hdr_checksum_ok,
     })
+}
+
+/// Whether the IPv4 header checksum verifies; `None` when the options are cut off (a header
+/// length under 20 bytes fails). Apart from [`ipv4`], as only the JSON form prints it.
+pub(crate) fn ipv4_hdr_checksum_ok(h: &Ipv4Fields, p: &ParsedPacket, f: &[u8]) -> Option<bool> {
+    if h.ihl < 20 {
+        return Some(false);
+    }
+    let o = usize::from(p.l3_offset);
+    f.get(o..o + h.ihl).map(|hdr| checksum(hdr) == 0)
 }
 
 /// An IPv6 extension header kind, in the order met.
@@ -372,7 +373,7 @@ mod tests {
             let p = parse_packet(&f);
             assert_eq!(l4_checksum_ok(&p, &f), Some(true), "case {i}");
             if let Some(v4) = ipv4(&p, &f) {
-                assert_eq!(v4.hdr_checksum_ok, Some(true));
+                assert_eq!(ipv4_hdr_checksum_ok(&v4, &p, &f), Some(true));
             }
             let last = f.len() - 1;
             f[last] ^= 0x55;
@@ -418,7 +419,7 @@ mod tests {
         assert_eq!((v4.ihl, v4.total_len, v4.frag_offset), (20, 31, 0));
         assert_eq!(v4.src, [10, 0, 0, 1]);
         f[14 + 10] ^= 1;
-        assert_eq!(ipv4(&p, &f).unwrap().hdr_checksum_ok, Some(false));
+        assert_eq!(ipv4_hdr_checksum_ok(&v4, &p, &f), Some(false));
         // Nothing but the first bytes: no fields, no panic.
         let p = parse_packet(&f[..20]);
         assert_eq!(ipv4(&p, &f[..20]), None);

@@ -12,7 +12,7 @@ use wire::{Anomalies, Fragment, L3, L4, LinkType, ParsedPacket, TunnelKind};
 
 use super::Record;
 use super::fields::{self, arr4, arr6, be16};
-use super::line::LineExt;
+use super::line::{Line, LineExt};
 use super::text::tcp_flags_str;
 
 /// Anomaly bits and their JSON names.
@@ -38,20 +38,20 @@ pub(crate) fn link_name(link: LinkType) -> &'static str {
     }
 }
 
-fn str_val(l: &mut Vec<u8>, s: &str) {
+fn str_val(l: &mut Line<'_>, s: &str) {
     l.push(b'"');
     l.s(s);
     l.push(b'"');
 }
 
-fn opt_u(l: &mut Vec<u8>, v: Option<u64>) {
+fn opt_u(l: &mut Line<'_>, v: Option<u64>) {
     match v {
         Some(v) => l.u(v),
         None => l.s("null"),
     }
 }
 
-fn opt_b(l: &mut Vec<u8>, v: Option<bool>) {
+fn opt_b(l: &mut Line<'_>, v: Option<bool>) {
     match v {
         Some(v) => l.b(v),
         None => l.s("null"),
@@ -59,13 +59,13 @@ fn opt_b(l: &mut Vec<u8>, v: Option<bool>) {
 }
 
 /// Appends the JSON object for one packet, newline included; returns where the timestamp is.
-pub(crate) fn write(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket) -> Range<usize> {
+pub(crate) fn write(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket) -> Range<usize> {
     let f = r.data;
     l.s("{\"number\":");
     l.u(r.number);
     l.s(",\"ts\":\"");
     let start = l.len();
-    l.extend_from_slice(r.ts);
+    l.stamp(r.ts);
     let ts_at = start..l.len();
     l.s("\",\"caplen\":");
     l.u(u64::from(r.caplen));
@@ -166,7 +166,7 @@ pub(crate) fn write(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket) -> Range<
     ts_at
 }
 
-fn arp(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+fn arp(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     let o = usize::from(p.l3_offset);
     let Some(op) = be16(f, o + 6).filter(|_| p.l3 == L3::Arp) else {
         l.s("null");
@@ -209,7 +209,7 @@ fn fragment_name(p: &ParsedPacket) -> &'static str {
     }
 }
 
-fn ip(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+fn ip(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     if let Some(h) = fields::ipv4(p, f) {
         l.s("{\"version\":4,\"src\":\"");
         l.ipv4(h.src);
@@ -234,7 +234,7 @@ fn ip(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
         l.s(",\"fragment\":");
         str_val(l, fragment_name(p));
         l.s(",\"hdr_checksum_ok\":");
-        opt_b(l, h.hdr_checksum_ok);
+        opt_b(l, fields::ipv4_hdr_checksum_ok(&h, p, f));
         l.push(b'}');
     } else if let Some(h) = fields::ipv6(p, f) {
         l.s("{\"version\":6,\"src\":\"");
@@ -276,7 +276,7 @@ fn ip(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
     }
 }
 
-fn l4(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+fn l4(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     let name = match p.l4 {
         L4::None => {
             l.s("null");
@@ -344,14 +344,20 @@ fn l4(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Record, format_record};
+    use super::super::line::{Stamp, Stamper};
+    use super::super::{Record, format_to_vec};
     use proptest::prelude::*;
     use wire::LinkType;
 
-    fn record(data: &[u8], link: LinkType) -> Record<'_> {
+    /// `-0.750000000`.
+    fn stamp() -> Stamp {
+        *Stamper::default().render(-1, 250_000_000, 9)
+    }
+
+    fn record<'a>(data: &'a [u8], link: LinkType, ts: &'a Stamp) -> Record<'a> {
         Record {
             number: 7,
-            ts: b"-0.750000000",
+            ts,
             caplen: data.len() as u32,
             orig_len: data.len() as u32 + 3,
             interface: 2,
@@ -362,8 +368,8 @@ mod tests {
 
     #[test]
     fn empty_frame_is_valid_json() {
-        let mut l = Vec::new();
-        let at = format_record(&mut l, &record(&[], LinkType::Ethernet), true);
+        let ts = stamp();
+        let (l, at) = format_to_vec(&record(&[], LinkType::Ethernet, &ts), true);
         let v: serde_json::Value = serde_json::from_slice(&l).unwrap();
         assert_eq!(v["ts"], "-0.750000000");
         assert_eq!(&l[at], b"-0.750000000");
@@ -388,15 +394,14 @@ mod tests {
                 // Steer most inputs past the link layer.
                 bytes[12..14].copy_from_slice(&ethertype.to_be_bytes());
             }
-            let rec = record(&bytes, link);
-            let mut l = Vec::new();
-            format_record(&mut l, &rec, true);
+            let ts = stamp();
+            let rec = record(&bytes, link, &ts);
+            let (l, _) = format_to_vec(&rec, true);
             prop_assert_eq!(l.iter().filter(|&&b| b == b'\n').count(), 1);
             let v: serde_json::Value = serde_json::from_slice(&l)
                 .map_err(|e| TestCaseError::fail(format!("{e}: {}", String::from_utf8_lossy(&l))))?;
             prop_assert!(v.is_object());
-            l.clear();
-            format_record(&mut l, &rec, false);
+            let (l, _) = format_to_vec(&rec, false);
             prop_assert_eq!(l.iter().filter(|&&b| b == b'\n').count(), 1);
             prop_assert!(std::str::from_utf8(&l).is_ok());
         }

@@ -8,19 +8,20 @@
 //!
 //! This runs once per packet and must never allocate beyond the reused line buffer, nor panic.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use wire::{Anomalies, Fragment, L3, L4, Layer, ParsedPacket, TunnelKind, ethertype, ip_proto};
 
 use super::Record;
 use super::fields::{self, arr4, arr6, arr16, be16, be32};
-use super::line::LineExt;
+use super::line::{Line, LineExt, TextCache};
 
 /// Appends the text line for one packet, newline included; returns where the timestamp is.
-pub(crate) fn write(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket) -> Range<usize> {
+pub(crate) fn write(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket) -> Range<usize> {
     let f = r.data;
     let start = l.len();
-    l.extend_from_slice(r.ts);
+    l.stamp(r.ts);
     let ts_at = start..l.len();
     l.push(b' ');
     body(l, r, p, f);
@@ -30,7 +31,7 @@ pub(crate) fn write(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket) -> Range<
 }
 
 /// The frame inside a VXLAN or GENEVE tunnel, on the same line after `: ` (one level deep).
-fn inner_frame(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+fn inner_frame(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
     if p.tunnel.kind == TunnelKind::None || p.tunnel.inner_proto != ethertype::TEB {
         return;
     }
@@ -47,7 +48,7 @@ fn inner_frame(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
     body(l, &rec, &q, inner);
 }
 
-fn body(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+fn body(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
     for tag in p.vlans.iter().take(usize::from(p.vlan_count)) {
         l.s("vlan ");
         l.u(u64::from(tag.vid()));
@@ -79,13 +80,47 @@ fn body(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
     }
 }
 
-/// `SRC[.SPORT] > DST[.DPORT]: ` for either IP version.
-fn endpoints(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8], src: Addr, dst: Addr) {
+/// `SRC[.SPORT] > DST[.DPORT]: ` for either IP version, remembered per flow.
+fn endpoints(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8], src: Addr, dst: Addr) {
     let ports = if p.fragment == Fragment::Later {
         None
     } else {
         fields::ports(p, f)
     };
+    let make = |l: &mut Line<'_>| endpoints_text(l, src, dst, ports);
+    // The key: version, whether there are ports, the ports; the addresses.
+    let (sport, dport) = ports.unwrap_or((0, 0));
+    let head = u64::from(matches!(src, Addr::V6(_)))
+        | (u64::from(ports.is_some()) << 1)
+        | (u64::from(sport) << 16)
+        | (u64::from(dport) << 32);
+    let key = match (src, dst) {
+        (Addr::V4(s), Addr::V4(d)) => [
+            head,
+            u64::from(u32::from_le_bytes(s)) | (u64::from(u32::from_le_bytes(d)) << 32),
+            0,
+            0,
+            0,
+        ],
+        (Addr::V6(s), Addr::V6(d)) => {
+            let (s, d) = (u128::from_le_bytes(s), u128::from_le_bytes(d));
+            [head, s as u64, (s >> 64) as u64, d as u64, (d >> 64) as u64]
+        }
+        _ => return make(l),
+    };
+    let cached = ENDPOINT_TEXTS.try_with(|t| match t.try_borrow_mut() {
+        Ok(mut t) => {
+            t.put(l, &key, make);
+            true
+        }
+        Err(_) => false,
+    });
+    if cached != Ok(true) {
+        make(l);
+    }
+}
+
+fn endpoints_text(l: &mut Line<'_>, src: Addr, dst: Addr, ports: Option<(u16, u16)>) {
     src.put(l);
     if let Some((s, _)) = ports {
         l.push(b'.');
@@ -100,6 +135,14 @@ fn endpoints(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8], src: Addr, dst: Addr) 
     l.s(": ");
 }
 
+/// Endpoint texts ([`endpoints`]): at most 95 bytes (two IPv6 addresses with ports), 256 slots,
+/// 35 KiB.
+type EndpointTexts = TextCache<5, 96, 256>;
+
+thread_local! {
+    static ENDPOINT_TEXTS: RefCell<EndpointTexts> = const { RefCell::new(EndpointTexts::new()) };
+}
+
 /// An IP address of either version, for [`endpoints`].
 #[derive(Clone, Copy)]
 enum Addr {
@@ -108,7 +151,7 @@ enum Addr {
 }
 
 impl Addr {
-    fn put(self, l: &mut Vec<u8>) {
+    fn put(self, l: &mut Line<'_>) {
         match self {
             Addr::V4(a) => l.ipv4(a),
             Addr::V6(a) => l.ipv6(a),
@@ -116,7 +159,7 @@ impl Addr {
     }
 }
 
-fn ipv4_line(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+fn ipv4_line(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
     l.s("IP ");
     let Some(h) = fields::ipv4(p, f) else {
         l.s("[|ip]");
@@ -162,7 +205,7 @@ fn ipv4_line(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
     truncation_suffix(l, p);
 }
 
-fn ipv6_line(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+fn ipv6_line(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     l.s("IP6 ");
     let Some(h) = fields::ipv6(p, f) else {
         l.s("[|ip6]");
@@ -200,7 +243,7 @@ fn ipv6_line(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
     }
     if p.fragment == Fragment::Later {
         // Nothing but the fragment's bytes follow.
-        if l.last() == Some(&b' ') {
+        if l.last() == Some(b' ') {
             l.pop();
         }
     } else {
@@ -209,7 +252,7 @@ fn ipv6_line(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
     truncation_suffix(l, p);
 }
 
-fn truncation_suffix(l: &mut Vec<u8>, p: &ParsedPacket) {
+fn truncation_suffix(l: &mut Line<'_>, p: &ParsedPacket) {
     let marker = match p.truncated {
         Some(Layer::Transport) => match p.l4 {
             L4::Tcp => " [|tcp]",
@@ -242,7 +285,7 @@ fn proto_name(proto: u8) -> Option<&'static str> {
     })
 }
 
-fn l4_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+fn l4_body(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     match p.l4 {
         L4::Tcp => tcp_body(l, p, f),
         L4::Udp => udp_body(l, p, f),
@@ -268,35 +311,44 @@ fn l4_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
     }
 }
 
-/// tcpdump's flag letters, in its order: F S R P . U E W; "none" when no flag is set.
-fn tcp_flags(l: &mut Vec<u8>, flags: u16) {
-    const LETTERS: [(u16, u8); 8] = [
-        (0x001, b'F'),
-        (0x002, b'S'),
-        (0x004, b'R'),
-        (0x008, b'P'),
-        (0x010, b'.'),
-        (0x020, b'U'),
-        (0x040, b'E'),
-        (0x080, b'W'),
-    ];
-    let start = l.len();
-    for (bit, c) in LETTERS {
-        if flags & bit != 0 {
-            l.push(c);
+/// tcpdump's flag letters for each value of the low eight flag bits, in its order F S R P . U E
+/// W, and how many there are; "none" when no flag is set.
+const TCP_FLAGS: [([u8; 8], u8); 256] = {
+    const LETTERS: [u8; 8] = *b"FSRP.UEW";
+    let mut t = [([0u8; 8], 0u8); 256];
+    let mut flags = 0;
+    while flags < 256 {
+        let (mut text, mut n) = ([0u8; 8], 0);
+        let mut bit = 0;
+        while bit < 8 {
+            if flags & (1 << bit) != 0 {
+                text[n] = LETTERS[bit];
+                n += 1;
+            }
+            bit += 1;
         }
+        t[flags] = if n == 0 {
+            (*b"none\0\0\0\0", 4)
+        } else {
+            (text, n as u8)
+        };
+        flags += 1;
     }
-    if l.len() == start {
-        l.s("none");
-    }
+    t
+};
+
+/// tcpdump's flag letters (see [`TCP_FLAGS`]).
+fn tcp_flags(l: &mut Line<'_>, flags: u16) {
+    let (text, n) = TCP_FLAGS[usize::from(flags & 0xff)];
+    l.put(text, usize::from(n));
 }
 
 /// The tcpdump spelling of a TCP flags field, e.g. `S.` for SYN+ACK.
-pub(crate) fn tcp_flags_str(l: &mut Vec<u8>, flags: u16) {
+pub(crate) fn tcp_flags_str(l: &mut Line<'_>, flags: u16) {
     tcp_flags(l, flags);
 }
 
-fn tcp_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+fn tcp_body(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     let Some(t) = fields::tcp(p, f) else {
         l.s("[|tcp]");
         return;
@@ -341,7 +393,7 @@ fn tcp_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
     l.u(data_len as u64);
 }
 
-fn tcp_options(l: &mut Vec<u8>, mut o: &[u8]) {
+fn tcp_options(l: &mut Line<'_>, mut o: &[u8]) {
     let mut first = true;
     while let Some(&kind) = o.first() {
         if !first {
@@ -408,7 +460,7 @@ fn tcp_options(l: &mut Vec<u8>, mut o: &[u8]) {
     }
 }
 
-fn udp_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+fn udp_body(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     let o = usize::from(p.l4_offset);
     let Some(ulen) = be16(f, o + 4) else {
         l.s("[|udp]");
@@ -438,7 +490,7 @@ fn udp_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
     l.u(u64::from(ulen.saturating_sub(8)));
 }
 
-fn echo_ids(l: &mut Vec<u8>, f: &[u8], o: usize) {
+fn echo_ids(l: &mut Line<'_>, f: &[u8], o: usize) {
     if let (Some(id), Some(seq)) = (be16(f, o + 4), be16(f, o + 6)) {
         l.s(", id ");
         l.u(u64::from(id));
@@ -447,7 +499,7 @@ fn echo_ids(l: &mut Vec<u8>, f: &[u8], o: usize) {
     }
 }
 
-fn icmpv4_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+fn icmpv4_body(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     let Some((ty, code)) = fields::icmp_type_code(p, f) else {
         l.s("[|icmp]");
         return;
@@ -484,7 +536,7 @@ fn icmpv4_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
 }
 
 /// `ICMP 10.0.0.2 udp port 53 unreachable` and friends, from the quoted IP header.
-fn icmpv4_unreachable(l: &mut Vec<u8>, f: &[u8], o: usize, code: u8) {
+fn icmpv4_unreachable(l: &mut Line<'_>, f: &[u8], o: usize, code: u8) {
     let inner = o + 8;
     let quoted = f
         .get(inner)
@@ -544,7 +596,7 @@ fn icmpv4_unreachable(l: &mut Vec<u8>, f: &[u8], o: usize, code: u8) {
     }
 }
 
-fn icmpv6_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
+fn icmpv6_body(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     let Some((ty, code)) = fields::icmp_type_code(p, f) else {
         l.s("[|icmp6]");
         return;
@@ -610,7 +662,7 @@ fn icmpv6_body(l: &mut Vec<u8>, p: &ParsedPacket, f: &[u8]) {
     l.u(fields::l4_len(p) as u64);
 }
 
-fn arp_line(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+fn arp_line(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
     let o = usize::from(p.l3_offset);
     l.s("ARP, ");
     let fixed = (be16(f, o), be16(f, o + 2), f.get(o + 4), f.get(o + 5));
@@ -675,7 +727,7 @@ fn arp_line(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
     l.u(u64::from(r.orig_len).saturating_sub(o as u64));
 }
 
-fn other_line(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket) {
+fn other_line(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket) {
     if p.anomalies.contains(Anomalies::LLC_FRAME) {
         l.s("802.3, length ");
         l.u(u64::from(p.ethertype));
@@ -703,7 +755,8 @@ fn other_line(l: &mut Vec<u8>, r: &Record<'_>, p: &ParsedPacket) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Record, format_record};
+    use super::super::line::Stamper;
+    use super::super::{Record, format_to_vec};
     use etherparse::PacketBuilder;
     use wire::LinkType;
 
@@ -713,18 +766,17 @@ mod tests {
 
     /// The text line for `frame` cut to `caplen` bytes, without timestamp and newline.
     fn line_cut(frame: &[u8], caplen: usize) -> String {
+        let mut stamper = Stamper::default();
         let rec = Record {
             number: 1,
-            ts: b"1.000000",
+            ts: stamper.render(1, 0, 6),
             caplen: caplen as u32,
             orig_len: frame.len() as u32,
             interface: 0,
             link: LinkType::Ethernet,
             data: &frame[..caplen],
         };
-        let mut l = Vec::new();
-        format_record(&mut l, &rec, false);
-        let s = String::from_utf8(l).unwrap();
+        let s = String::from_utf8(format_to_vec(&rec, false).0).unwrap();
         s.strip_prefix("1.000000 ")
             .unwrap()
             .strip_suffix('\n')
@@ -774,6 +826,45 @@ mod tests {
             line(&f),
             "IP6 fd00::1.1 > fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd.2: Flags [.], ack 9, win 6, length 0"
         );
+    }
+
+    #[test]
+    fn endpoints_stay_right_through_cache_evictions() {
+        // Far more flows than the endpoint cache has slots, twice over, both IP versions.
+        for round in 0..2 {
+            for i in 0..1500u16 {
+                let a = [10, (i >> 8) as u8, i as u8, 1];
+                let f = build(|v| {
+                    eth()
+                        .ipv4(a, [10, 0, 0, 2], 64)
+                        .udp(i, 53)
+                        .write(v, &[])
+                        .unwrap()
+                });
+                let want = format!(
+                    "IP 10.{}.{}.1.{i} > 10.0.0.2.53: UDP, length 0",
+                    i >> 8,
+                    i & 0xff
+                );
+                assert_eq!(line(&f), want, "round {round}");
+                let mut s6 = [0u8; 16];
+                s6[0] = 0x20;
+                s6[1] = 0x01;
+                s6[14..].copy_from_slice(&i.to_be_bytes());
+                let f = build(|v| {
+                    eth()
+                        .ipv6(s6, [0xfd; 16], 64)
+                        .udp(9, i)
+                        .write(v, &[])
+                        .unwrap()
+                });
+                let src = std::net::Ipv6Addr::from(s6);
+                let want = format!(
+                    "IP6 {src}.9 > fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd.{i}: UDP, length 0"
+                );
+                assert_eq!(line(&f), want, "round {round}");
+            }
+        }
     }
 
     #[test]
