@@ -1,7 +1,8 @@
 //! The pipeline one worker runs over each batch of up to 32 packets:
 //!
-//! 1. **receive**: the batch arrives in preallocated buffers ([`Batch`]);
-//! 2. **parse** each frame once ([`wire::parse_packet`]) and extract its [`FlowKey`];
+//! 1. **receive**: the batch arrives in preallocated buffers ([`Batch`]), each frame parsed
+//!    once ([`wire::parse_packet`]) as it is loaded;
+//! 2. **flow key** of each packet ([`FlowKey::extract`], from the parse's offsets);
 //! 3. **ingress inspection** of the packet as the sender sent it;
 //! 4. **flow lookup**: exact-match cache, then megaflow classifier, as one batch; a miss goes up
 //!    to the [`SlowPath`] (under its lock, once per batch), which installs a megaflow;
@@ -12,7 +13,8 @@
 //!
 //! The hot path must never allocate, lock or block per packet: scratch arrays live in the
 //! [`Worker`], the slow path's lock is taken at most once per batch and only when a packet
-//! missed, and buffers are recycled. A worker is shared-nothing: it owns its flow table and its
+//! missed, and buffers are recycled. Only the slow path (upcalls, installs) and the report of a
+//! dropped or alerted packet to the [`Observer`] may allocate. A worker is shared-nothing: it owns its flow table and its
 //! inspection engines; only the slow path (MAC learning, decisions) is shared.
 
 use std::sync::atomic::{AtomicU64, Ordering};
