@@ -13,9 +13,8 @@ pub(crate) fn prefetch<T>(r: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: `prefetcht0` is an architectural hint: it performs no access visible to the
-        // program, cannot fault (even on an invalid address), and SSE is part of the x86_64
-        // baseline. The pointer comes from a live reference anyway.
+        // SAFETY: `prefetcht0` is a hint: no access visible to the program, it cannot fault (even
+        // on an invalid address), SSE is in the x86_64 baseline, and `r` is a live reference.
         unsafe { _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>()) }
     }
     #[cfg(not(target_arch = "x86_64"))]
