@@ -105,15 +105,20 @@ pub fn summary(r: &ReplayReport) -> String {
     let c = &r.counters;
     let mut s = String::new();
     let secs = r.elapsed.as_secs_f64().max(1e-9);
+    let pps = r.packets_read as f64 / secs;
+    let rate = if pps >= 1e6 {
+        format!("{:.2} Mpps", pps / 1e6)
+    } else {
+        format!("{:.1} kpps", pps / 1e3)
+    };
     let _ = writeln!(
         s,
-        "replayed {} packets ({} bytes) in {:.3} s with {} worker{} ({:.2} Mpps)",
+        "replayed {} packets ({} bytes) in {:.3} s with {} worker{} ({rate})",
         r.packets_read,
         r.bytes_read,
         secs,
         r.workers,
         if r.workers == 1 { "" } else { "s" },
-        r.packets_read as f64 / secs / 1e6
     );
     let _ = writeln!(
         s,
