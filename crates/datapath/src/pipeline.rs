@@ -407,12 +407,12 @@ impl Worker {
         }
 
         self.ingress_stage(batch, sink, obs);
-        let missed = self.lookup_stage(batch, now);
+        let missed = self.lookup_stage(batch);
         self.egress_list.clear();
         // Hits run their actions before any upcall installs a flow: an install at the flow
         // limit may evict a flow another packet of this batch hit.
-        self.action_stage(batch, obs, false);
-        if missed {
+        let to_slow_path = self.action_stage(batch, obs, false);
+        if missed || to_slow_path {
             self.upcall_stage(batch, now, obs);
             self.action_stage(batch, obs, true);
         }
@@ -507,7 +507,7 @@ impl Worker {
     }
 
     /// Looks the batch up; returns true when some packet missed.
-    fn lookup_stage(&mut self, batch: &Batch, now: u64) -> bool {
+    fn lookup_stage(&mut self, batch: &Batch) -> bool {
         let n = batch.len;
         let m = self.alive[..n].iter().filter(|a| **a).count();
         if m == 0 {
@@ -542,22 +542,7 @@ impl Worker {
         let mut missed = false;
         for i in 0..n {
             self.no_install[i] = false;
-            if !self.alive[i] {
-                continue;
-            }
-            if let Some(id) = self.flows[i]
-                && self.table.actions(id).first() == Some(&Action::ToSlowPath)
-            {
-                self.table.record(
-                    id,
-                    batch.bufs[i].len() as u32,
-                    batch.bufs[i].parsed.tcp_flags,
-                    now,
-                );
-                self.flows[i] = None;
-                self.no_install[i] = true;
-            }
-            missed |= self.flows[i].is_none();
+            missed |= self.alive[i] && self.flows[i].is_none();
         }
         missed
     }
@@ -646,7 +631,9 @@ impl Worker {
 
     /// Runs the actions of the packets that hit (`upcalled == false`) or of those the slow
     /// path just decided (`upcalled == true`).
-    fn action_stage(&mut self, batch: &mut Batch, obs: &mut dyn Observer, upcalled: bool) {
+    /// Returns true when a hit's flow says "to slow path" (the packet joins the upcalls).
+    fn action_stage(&mut self, batch: &mut Batch, obs: &mut dyn Observer, upcalled: bool) -> bool {
+        let mut to_slow_path = false;
         let n = if upcalled {
             self.decided.len()
         } else {
@@ -670,7 +657,15 @@ impl Worker {
                 len = batch.bufs[k].len() as u32;
                 self.table
                     .record(id, len, batch.bufs[k].parsed.tcp_flags, batch.times[k]);
-                self.table.actions(id)
+                let actions = self.table.actions(id);
+                if actions.first() == Some(&Action::ToSlowPath) {
+                    // Decided afresh by the slow path, nothing installed.
+                    self.flows[k] = None;
+                    self.no_install[k] = true;
+                    to_slow_path = true;
+                    continue;
+                }
+                actions
             };
             let i = if upcalled {
                 usize::from(self.decided[k].0)
@@ -703,6 +698,7 @@ impl Worker {
                 });
             }
         }
+        to_slow_path
     }
 
     fn egress_stage(&mut self, batch: &Batch, sink: &mut dyn TxSink, obs: &mut dyn Observer) {
