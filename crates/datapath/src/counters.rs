@@ -106,6 +106,39 @@ impl From<flow::DropReason> for DropReason {
     }
 }
 
+/// Calls `$m!` with every per-stage counter field of [`DatapathCounters`], once, so that
+/// summing and naming them cannot drift apart.
+macro_rules! counter_fields {
+    ($m:ident) => {
+        $m!(
+            rx_packets,
+            rx_bytes,
+            ingress_inspected,
+            ingress_passed,
+            ingress_alerts,
+            lookups,
+            emc_hits,
+            megaflow_hits,
+            misses,
+            upcalls,
+            flows_installed,
+            install_failures,
+            flows_expired,
+            flows_evicted,
+            revalidations,
+            flows_revalidated_updated,
+            flows_revalidated_deleted,
+            copies,
+            egress_inspected,
+            egress_passed,
+            egress_alerts,
+            tx_packets,
+            tx_bytes,
+            rejects_sent
+        )
+    };
+}
+
 /// Counters of one worker (or the sum of several).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DatapathCounters {
@@ -167,37 +200,21 @@ impl DatapathCounters {
         self.drops.iter().sum::<u64>() + self.verdict_drops.values().sum::<u64>()
     }
 
+    /// Every per-stage counter with its name, in report order (drops are in
+    /// [`DatapathCounters::drop_table`]).
+    pub fn named(&self) -> [(&'static str, u64); 24] {
+        macro_rules! named {
+            ($($f:ident),*) => { [$( (stringify!($f), self.$f), )*] };
+        }
+        counter_fields!(named)
+    }
+
     /// Adds another worker's counters to these.
     pub fn add(&mut self, o: &DatapathCounters) {
         macro_rules! add {
             ($($f:ident),*) => { $( self.$f += o.$f; )* };
         }
-        add!(
-            rx_packets,
-            rx_bytes,
-            ingress_inspected,
-            ingress_passed,
-            ingress_alerts,
-            lookups,
-            emc_hits,
-            megaflow_hits,
-            misses,
-            upcalls,
-            flows_installed,
-            install_failures,
-            flows_expired,
-            flows_evicted,
-            revalidations,
-            flows_revalidated_deleted,
-            flows_revalidated_updated,
-            copies,
-            egress_inspected,
-            egress_passed,
-            egress_alerts,
-            tx_packets,
-            tx_bytes,
-            rejects_sent
-        );
+        counter_fields!(add);
         for (a, b) in self.drops.iter_mut().zip(o.drops.iter()) {
             *a += b;
         }

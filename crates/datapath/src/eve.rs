@@ -143,32 +143,7 @@ pub fn stats_event(
         c.drops_for(crate::counters::DropReason::Malformed),
     );
     set("flow.active", flows_active as u64);
-    for (k, v) in [
-        ("rx_packets", c.rx_packets),
-        ("rx_bytes", c.rx_bytes),
-        ("ingress_inspected", c.ingress_inspected),
-        ("ingress_passed", c.ingress_passed),
-        ("ingress_alerts", c.ingress_alerts),
-        ("lookups", c.lookups),
-        ("emc_hits", c.emc_hits),
-        ("megaflow_hits", c.megaflow_hits),
-        ("misses", c.misses),
-        ("upcalls", c.upcalls),
-        ("flows_installed", c.flows_installed),
-        ("install_failures", c.install_failures),
-        ("flows_expired", c.flows_expired),
-        ("flows_evicted", c.flows_evicted),
-        ("revalidations", c.revalidations),
-        ("flows_revalidated_updated", c.flows_revalidated_updated),
-        ("flows_revalidated_deleted", c.flows_revalidated_deleted),
-        ("copies", c.copies),
-        ("egress_inspected", c.egress_inspected),
-        ("egress_passed", c.egress_passed),
-        ("egress_alerts", c.egress_alerts),
-        ("tx_packets", c.tx_packets),
-        ("tx_bytes", c.tx_bytes),
-        ("rejects_sent", c.rejects_sent),
-    ] {
+    for (k, v) in c.named() {
         set(&format!("rampart.datapath.{k}"), v);
     }
     for (name, n) in c.drop_table() {
