@@ -290,13 +290,15 @@ def frames():
 def seeds():
     s = {t: {} for t in (
         "parse_packet", "ethernet", "vlan", "arp", "ipv4", "ipv6", "tcp", "udp", "icmpv4", "icmpv6",
-        "vxlan", "geneve", "sll", "capture_reader", "capture_roundtrip")}
+        "vxlan", "geneve", "sll", "capture_reader", "capture_roundtrip", "flow_key")}
     fr = frames()
     selector = {"eth": 0, "raw": 1, "sll": 2, "sll2": 3}
     for name, (link, frame) in fr.items():
         s["parse_packet"][name] = bytes([selector[link]]) + frame
         if link == "eth":
             s["ethernet"][name] = frame
+            # flow_key: two bytes of input port, then the frame.
+            s["flow_key"][name] = b"\x00\x07" + frame
 
     # One tag each, then the start of what follows.
     s["vlan"]["pcp3-dei-vid291-ipv6"] = tag(3, 1, 0x123, ET_IPV6) + b"\x60\x00"

@@ -1,8 +1,10 @@
 //! The pipeline one worker runs over each batch of up to 32 packets:
 //!
-//! 1. **receive**: the batch arrives in preallocated buffers ([`Batch`]), each frame parsed
-//!    once ([`wire::parse_packet`]) as it is loaded;
-//! 2. **flow key** of each packet ([`FlowKey::extract`], from the parse's offsets);
+//! 1. **receive**: the batch arrives in preallocated buffers ([`Batch`]);
+//! 2. **flow key** of each packet, read straight from the bytes ([`FlowKey::from_frame`]) for
+//!    the common shapes, from a full parse ([`FlowKey::extract`]) for the rest. The full parse
+//!    ([`wire::ParsedPacket`]) is otherwise made only when something needs it (an inspection
+//!    engine, a rewrite action, a drop report), once per packet, and kept in the buffer;
 //! 3. **ingress inspection** of the packet as the sender sent it;
 //! 4. **flow lookup**: exact-match cache, then megaflow classifier, as one batch; a miss goes up
 //!    to the [`SlowPath`] (under its lock, once per batch), which installs a megaflow;
@@ -258,6 +260,8 @@ pub struct Worker {
     last_maintenance: Option<u64>,
     // Per-batch scratch, sized once.
     keys: [FlowKey; MAX_BATCH],
+    /// TCP flags of each packet (for the flow statistics).
+    tcp_flags: [u16; MAX_BATCH],
     alive: [bool; MAX_BATCH],
     flows: [Option<FlowId>; MAX_BATCH],
     verdicts: [Verdict; MAX_BATCH],
@@ -327,6 +331,7 @@ impl Worker {
             reply: vec![0u8; reject::MAX_REPLY].into_boxed_slice(),
             last_maintenance: None,
             keys: [FlowKey::zero(); MAX_BATCH],
+            tcp_flags: [0; MAX_BATCH],
             alive: [false; MAX_BATCH],
             flows: [None; MAX_BATCH],
             verdicts: [Verdict::Pass; MAX_BATCH],
@@ -381,12 +386,18 @@ impl Worker {
         }
         self.counters.rx_packets += n as u64;
 
-        // Parse and extract keys.
+        // Flow keys, read straight from the bytes for the common shapes; the rest are parsed
+        // in full (the parse is kept in the buffer for whoever needs it next).
         for i in 0..n {
             let b = &batch.bufs[i];
             self.counters.rx_bytes += b.len() as u64;
-            // Parsed when the frame was loaded into its buffer.
-            let p = &b.parsed;
+            if let Some((key, flags)) = FlowKey::from_frame(b.in_port, b.frame()) {
+                self.alive[i] = true;
+                self.keys[i] = key;
+                self.tcp_flags[i] = flags;
+                continue;
+            }
+            let p = b.parsed();
             if p.truncated == Some(Layer::Link) {
                 self.alive[i] = false;
                 self.counters.drop(DropReason::Malformed);
@@ -404,6 +415,7 @@ impl Worker {
             }
             self.alive[i] = true;
             self.keys[i] = FlowKey::extract(b.in_port, b.frame(), p);
+            self.tcp_flags[i] = p.tcp_flags;
         }
 
         self.ingress_stage(batch, sink, obs);
@@ -447,7 +459,7 @@ impl Worker {
                     in_port: b.in_port,
                     out_port: None,
                     frame: b.frame(),
-                    parsed: &b.parsed,
+                    parsed: b.parsed(),
                     key: &self.keys[i],
                     meta: &b.meta,
                     time_ns: batch.times[i],
@@ -589,7 +601,7 @@ impl Worker {
                     in_port: b.in_port,
                     out_port: None,
                     frame: b.frame(),
-                    parsed: &b.parsed,
+                    parsed: b.parsed(),
                     reason: DropReason::UpcallMeter.name(),
                     stage: None,
                 });
@@ -647,7 +659,7 @@ impl Worker {
                 if let Some(id) = id {
                     let i = usize::from(i);
                     self.table
-                        .record(id, len, batch.bufs[i].parsed.tcp_flags, batch.times[i]);
+                        .record(id, len, self.tcp_flags[i], batch.times[i]);
                 }
                 acts
             } else {
@@ -656,7 +668,7 @@ impl Worker {
                 };
                 len = batch.bufs[k].len() as u32;
                 self.table
-                    .record(id, len, batch.bufs[k].parsed.tcp_flags, batch.times[k]);
+                    .record(id, len, self.tcp_flags[k], batch.times[k]);
                 let actions = self.table.actions(id);
                 if actions.first() == Some(&Action::ToSlowPath) {
                     // Decided afresh by the slow path, nothing installed.
@@ -692,7 +704,7 @@ impl Worker {
                     in_port: b.in_port,
                     out_port: None,
                     frame: b.frame(),
-                    parsed: &b.parsed,
+                    parsed: b.parsed(),
                     reason: reason.name(),
                     stage: None,
                 });
@@ -716,9 +728,9 @@ impl Worker {
                 Src::Copy(c) => &copies[usize::from(c)],
             }
         };
-        // Egress copies are parsed again only when an engine will look at them and the
-        // actions changed the frame; otherwise the ingress parse (kept up to date by the
-        // actions) stands.
+        // A copy is parsed here only when an engine will look at it and no parse was made
+        // before (or a rewrite could not keep it in step); otherwise the parse the ingress
+        // stage or the actions made, kept up to date by the actions, stands.
         if !self.egress.is_empty() {
             let mut views = recycle(std::mem::take(&mut self.views));
             let mut start = 0;
@@ -733,7 +745,7 @@ impl Worker {
                         in_port: b.in_port,
                         out_port: Some(e.port),
                         frame: b.frame(),
-                        parsed: &b.parsed,
+                        parsed: b.parsed(),
                         key: &self.keys[i],
                         meta: &b.meta,
                         time_ns: batch.times[i],
@@ -758,7 +770,7 @@ impl Worker {
                         in_port: b.in_port,
                         out_port: Some(e.port),
                         frame: b.frame(),
-                        parsed: &b.parsed,
+                        parsed: b.parsed(),
                         reason,
                         stage: Stage::Egress,
                     });
@@ -772,7 +784,7 @@ impl Worker {
                         in_port: b.in_port,
                         out_port: Some(e.port),
                         frame: b.frame(),
-                        parsed: &b.parsed,
+                        parsed: b.parsed(),
                         reason: &name,
                         stage: Some(Stage::Egress),
                     });
@@ -784,7 +796,7 @@ impl Worker {
                             &mut self.counters,
                             sink,
                             orig.frame(),
-                            &orig.parsed,
+                            orig.parsed(),
                             orig.in_port,
                             batch.times[i],
                         );
@@ -886,13 +898,7 @@ fn run_actions(
             Ok(Step::Resume(next)) => {
                 // These outputs see the packet as it is now; later actions rewrite it.
                 let loaded = match copies.get_mut(*copies_used) {
-                    Some(c) => {
-                        let ok = c.load(buf.frame()).is_ok();
-                        c.meta = buf.meta;
-                        c.in_port = buf.in_port;
-                        c.parsed = buf.parsed;
-                        ok
-                    }
+                    Some(c) => c.load_copy(buf).is_ok(),
                     None => false,
                 };
                 if loaded {

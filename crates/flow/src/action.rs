@@ -13,8 +13,9 @@
 //! `inet_proto_csum_replace4` does for `CHECKSUM_PARTIAL`) and port changes leave it alone,
 //! since the transmitter sums the ports itself.
 //!
-//! Push and pop keep `PacketBuf::parsed` describing the bytes: offsets are shifted (or, in the
-//! rare case of a third VLAN tag, the frame is parsed again) and the offload metadata's
+//! Push and pop keep the buffer's parse, when it has been made, describing the bytes: offsets
+//! are shifted (or, in the rare case of a third VLAN tag, the parse is made again when next
+//! asked for) and the offload metadata's
 //! `csum_start`/`hdr_len` move with them.
 //!
 //! Nothing here allocates or panics: a header an action needs but the frame lacks is an
@@ -411,12 +412,14 @@ pub fn execute_from(
             Action::SetTpDst(v) => set_port(buf, 2, v, cx)?,
             Action::SetIpTtl(t) => set_ttl(buf, t, cx)?,
             Action::DecIpTtl => {
-                if buf.parsed.ttl <= 1 && matches!(buf.parsed.l3, L3::Ipv4 | L3::Ipv6) {
+                let p = buf.parsed();
+                let ttl = p.ttl;
+                if ttl <= 1 && matches!(p.l3, L3::Ipv4 | L3::Ipv6) {
                     outputs.clear_ports();
                     outputs.drop = Some(DropReason::TtlExpired);
                     return Ok(Step::Done);
                 }
-                set_ttl(buf, buf.parsed.ttl.wrapping_sub(1), cx)?;
+                set_ttl(buf, ttl.wrapping_sub(1), cx)?;
             }
             Action::PushVlan { tpid, tci } => push_vlan(buf, tpid, tci, cx)?,
             Action::PopVlan => pop_vlan(buf, cx)?,
@@ -482,8 +485,14 @@ fn wr16(f: &mut [u8], at: usize, v: u16) -> bool {
     }
 }
 
+/// True when the frame starts with a whole Ethernet header (as [`wire::ParsedPacket`]'s
+/// `has_ethernet`, without parsing).
+fn has_ethernet(buf: &PacketBuf) -> bool {
+    buf.link() == wire::LinkType::Ethernet && buf.len() >= 14
+}
+
 fn set_eth(buf: &mut PacketBuf, at: usize, mac: [u8; 6], cx: Cx) -> Result<(), ActionError> {
-    if !buf.parsed.has_ethernet {
+    if !has_ethernet(buf) {
         return Err(cx.needs("an Ethernet header"));
     }
     let d = buf
@@ -559,7 +568,7 @@ fn update_l4(
     upd: impl Fn(u16) -> u16,
     cx: Cx,
 ) -> Result<(), ActionError> {
-    let where_ = l4_csum(&buf.parsed, &buf.meta, pseudo, cx)?;
+    let where_ = l4_csum(buf.parsed(), &buf.meta, pseudo, cx)?;
     let f = buf.frame_mut();
     match where_ {
         L4Csum::None => {}
@@ -584,10 +593,11 @@ fn update_l4(
 }
 
 fn set_ipv4_addr(buf: &mut PacketBuf, off: usize, v: [u8; 4], cx: Cx) -> Result<(), ActionError> {
-    if buf.parsed.l3 != L3::Ipv4 {
+    let p = buf.parsed();
+    if p.l3 != L3::Ipv4 {
         return Err(cx.needs("an IPv4 header"));
     }
-    let o = usize::from(buf.parsed.l3_offset);
+    let o = usize::from(p.l3_offset);
     let f = buf.frame_mut();
     let d = f
         .get_mut(o + off..o + off + 4)
@@ -604,10 +614,11 @@ fn set_ipv4_addr(buf: &mut PacketBuf, off: usize, v: [u8; 4], cx: Cx) -> Result<
 }
 
 fn set_ipv6_addr(buf: &mut PacketBuf, off: usize, v: [u8; 16], cx: Cx) -> Result<(), ActionError> {
-    if buf.parsed.l3 != L3::Ipv6 {
+    let p = buf.parsed();
+    if p.l3 != L3::Ipv6 {
         return Err(cx.needs("an IPv6 header"));
     }
-    let o = usize::from(buf.parsed.l3_offset);
+    let o = usize::from(p.l3_offset);
     let f = buf.frame_mut();
     let d = f
         .get_mut(o + off..o + off + 16)
@@ -622,27 +633,30 @@ fn set_ipv6_addr(buf: &mut PacketBuf, off: usize, v: [u8; 16], cx: Cx) -> Result
 }
 
 fn set_port(buf: &mut PacketBuf, off: usize, v: u16, cx: Cx) -> Result<(), ActionError> {
-    if !matches!(buf.parsed.l4, L4::Tcp | L4::Udp) {
+    let p = buf.parsed();
+    if !matches!(p.l4, L4::Tcp | L4::Udp) {
         return Err(cx.needs("a TCP or UDP header"));
     }
-    let at = usize::from(buf.parsed.l4_offset) + off;
+    let at = usize::from(p.l4_offset) + off;
     let f = buf.frame_mut();
     let old = rd16(f, at).ok_or(cx.cut("port"))?;
     if old == v {
         return Ok(());
     }
     wr16(f, at, v);
+    let p = buf.parsed_mut();
     if off == 0 {
-        buf.parsed.src_port = v;
+        p.src_port = v;
     } else {
-        buf.parsed.dst_port = v;
+        p.dst_port = v;
     }
     update_l4(buf, false, |c| update16(c, old, v), cx)
 }
 
 fn set_ttl(buf: &mut PacketBuf, ttl: u8, cx: Cx) -> Result<(), ActionError> {
-    let o = usize::from(buf.parsed.l3_offset);
-    match buf.parsed.l3 {
+    let p = buf.parsed();
+    let o = usize::from(p.l3_offset);
+    match p.l3 {
         L3::Ipv4 => {
             let f = buf.frame_mut();
             let old = rd16(f, o + 8).ok_or(cx.cut("TTL"))?;
@@ -657,7 +671,7 @@ fn set_ttl(buf: &mut PacketBuf, ttl: u8, cx: Cx) -> Result<(), ActionError> {
         }
         _ => return Err(cx.needs("an IP header")),
     }
-    buf.parsed.ttl = ttl;
+    buf.parsed_mut().ttl = ttl;
     Ok(())
 }
 
@@ -686,7 +700,7 @@ fn shift_parsed(p: &mut ParsedPacket, delta: i32) -> bool {
 }
 
 fn push_vlan(buf: &mut PacketBuf, tpid: u16, tci: u16, cx: Cx) -> Result<(), ActionError> {
-    if !buf.parsed.has_ethernet || buf.len() < 12 {
+    if !has_ethernet(buf) {
         return Err(cx.needs("an Ethernet header"));
     }
     buf.push_front(4).map_err(|e| cx.buffer(e))?;
@@ -694,15 +708,17 @@ fn push_vlan(buf: &mut PacketBuf, tpid: u16, tci: u16, cx: Cx) -> Result<(), Act
     f.copy_within(4..16, 0);
     wr16(f, 12, tpid);
     wr16(f, 14, tci);
-    let mut p = buf.parsed;
-    let fits = p.vlan_count < 2 && shift_parsed(&mut p, 4);
-    if fits {
-        p.vlans[1] = p.vlans[0];
-        p.vlans[0] = wire::VlanTag { tpid, tci };
-        p.vlan_count += 1;
-        buf.parsed = p;
-    } else {
-        buf.reparse();
+    // A parse already made is kept in step; one not made yet will be made from these bytes.
+    if let Some(&(mut p)) = buf.parsed_if_made() {
+        let fits = p.vlan_count < 2 && shift_parsed(&mut p, 4);
+        if fits {
+            p.vlans[1] = p.vlans[0];
+            p.vlans[0] = wire::VlanTag { tpid, tci };
+            p.vlan_count += 1;
+            buf.set_parsed(p);
+        } else {
+            buf.forget_parse();
+        }
     }
     if !buf.meta.shift(4) {
         return Err(ActionError::BadOffloadMeta {
@@ -715,13 +731,13 @@ fn push_vlan(buf: &mut PacketBuf, tpid: u16, tci: u16, cx: Cx) -> Result<(), Act
 }
 
 fn pop_vlan(buf: &mut PacketBuf, cx: Cx) -> Result<(), ActionError> {
-    let tagged = buf.parsed.has_ethernet
-        && buf.parsed.vlan_count > 0
+    // As the parse would say (an Ethernet frame whose first tag is whole), without parsing.
+    let tagged = has_ethernet(buf)
         && matches!(
             rd16(buf.frame(), 12),
             Some(ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD)
         )
-        && buf.len() >= 16;
+        && buf.len() >= 18;
     if !tagged {
         return Err(cx.needs("a VLAN tag"));
     }
@@ -734,15 +750,16 @@ fn pop_vlan(buf: &mut PacketBuf, cx: Cx) -> Result<(), ActionError> {
     }
     buf.frame_mut().copy_within(0..12, 4);
     buf.pull_front(4).map_err(|e| cx.buffer(e))?;
-    let mut p = buf.parsed;
-    let deep = p.anomalies.contains(wire::Anomalies::VLAN_TOO_DEEP);
-    if !deep && shift_parsed(&mut p, -4) {
-        p.vlans[0] = p.vlans[1];
-        p.vlans[1] = wire::VlanTag::default();
-        p.vlan_count -= 1;
-        buf.parsed = p;
-    } else {
-        buf.reparse();
+    if let Some(&(mut p)) = buf.parsed_if_made() {
+        let deep = p.anomalies.contains(wire::Anomalies::VLAN_TOO_DEEP);
+        if !deep && shift_parsed(&mut p, -4) {
+            p.vlans[0] = p.vlans[1];
+            p.vlans[1] = wire::VlanTag::default();
+            p.vlan_count -= 1;
+            buf.set_parsed(p);
+        } else {
+            buf.forget_parse();
+        }
     }
     buf.meta.shift(-4);
     Ok(())
@@ -815,7 +832,7 @@ mod tests {
         let mut b = PacketBuf::from_frame(frame);
         let mut o = OutputSet::new();
         execute(actions, &mut b, &mut o).unwrap();
-        assert_eq!(b.parsed, parse_packet(b.frame()), "parsed kept in step");
+        assert_eq!(*b.parsed(), parse_packet(b.frame()), "parsed kept in step");
         (b, o)
     }
 
@@ -866,7 +883,7 @@ mod tests {
             assert_checksums(&f);
             let (b, o) = run(&nat, &f);
             assert_eq!(o.ports(), &[3]);
-            let p = b.parsed;
+            let p = *b.parsed();
             assert_eq!(
                 p.ipv4_addrs(b.frame()),
                 Some(([203, 0, 113, 5], [10, 9, 8, 7]))
@@ -906,10 +923,10 @@ mod tests {
             &v6_tcp(b"segment"),
         );
         assert_eq!(
-            b.parsed.ipv6_addrs(b.frame()),
+            b.parsed().ipv6_addrs(b.frame()),
             Some(([0x11; 16], [0x22; 16]))
         );
-        assert_eq!(b.parsed.ttl, 5);
+        assert_eq!(b.parsed().ttl, 5);
         assert_checksums(b.frame());
 
         let mut f = Vec::new();
@@ -1026,8 +1043,8 @@ mod tests {
             )
             .unwrap();
             assert_eq!(b.len(), f.len() + 4);
-            assert_eq!(b.parsed, parse_packet(b.frame()));
-            assert_eq!(b.parsed.vlans[0].vid(), 100);
+            assert_eq!(*b.parsed(), parse_packet(b.frame()));
+            assert_eq!(b.parsed().vlans[0].vid(), 100);
             execute(
                 &[Action::PushVlan {
                     tpid: 0x88a8,
@@ -1037,8 +1054,11 @@ mod tests {
                 &mut o,
             )
             .unwrap();
-            assert_eq!(b.parsed, parse_packet(b.frame()));
-            assert_eq!((b.parsed.vlan_count, b.parsed.vlans[0].tpid), (2, 0x88a8));
+            assert_eq!(*b.parsed(), parse_packet(b.frame()));
+            assert_eq!(
+                (b.parsed().vlan_count, b.parsed().vlans[0].tpid),
+                (2, 0x88a8)
+            );
             // A third tag: parsed again, still consistent.
             execute(
                 &[Action::PushVlan {
@@ -1049,10 +1069,10 @@ mod tests {
                 &mut o,
             )
             .unwrap();
-            assert_eq!(b.parsed, parse_packet(b.frame()));
+            assert_eq!(*b.parsed(), parse_packet(b.frame()));
             for _ in 0..3 {
                 execute(&[Action::PopVlan], &mut b, &mut o).unwrap();
-                assert_eq!(b.parsed, parse_packet(b.frame()));
+                assert_eq!(*b.parsed(), parse_packet(b.frame()));
             }
             assert_eq!(b.frame(), &f[..]);
             assert_eq!(b.headroom(), PacketBuf::DEFAULT_HEADROOM);
@@ -1090,7 +1110,7 @@ mod tests {
         assert_eq!(o.ports(), &[1]);
         o.clear_ports();
         assert_eq!(execute_from(&acts, 1, &mut b, &mut o), Ok(Step::Done));
-        assert_eq!((o.ports(), b.parsed.vlan_count), (&[2][..], 1));
+        assert_eq!((o.ports(), b.parsed().vlan_count), (&[2][..], 1));
 
         execute(
             &[Action::Output(4), Action::Drop(DropReason::Policy)],
@@ -1173,8 +1193,8 @@ mod tests {
             let mut b = PacketBuf::from_frame(&f);
             let mut o = OutputSet::new();
             execute(&acts, &mut b, &mut o).unwrap();
-            prop_assert_eq!(b.parsed, parse_packet(b.frame()));
-            prop_assert_eq!((b.parsed.src_port, b.parsed.dst_port, b.parsed.ttl), (sp, dp, ttl - 1));
+            prop_assert_eq!(*b.parsed(), parse_packet(b.frame()));
+            prop_assert_eq!((b.parsed().src_port, b.parsed().dst_port, b.parsed().ttl), (sp, dp, ttl - 1));
             assert_checksums(b.frame());
         }
 
@@ -1183,14 +1203,14 @@ mod tests {
             let mut b = PacketBuf::from_frame(&bytes);
             let mut o = OutputSet::new();
             if execute(&[Action::PushVlan { tpid: 0x8100, tci }], &mut b, &mut o).is_ok() {
-                prop_assert_eq!(b.parsed, parse_packet(b.frame()));
+                prop_assert_eq!(*b.parsed(), parse_packet(b.frame()));
                 execute(&[Action::PopVlan], &mut b, &mut o).unwrap();
-                prop_assert_eq!(b.parsed, parse_packet(b.frame()));
+                prop_assert_eq!(*b.parsed(), parse_packet(b.frame()));
                 prop_assert_eq!(b.frame(), &bytes[..]);
             }
             let mut b = PacketBuf::from_frame(&bytes);
             if execute(&[Action::PopVlan], &mut b, &mut o).is_ok() {
-                prop_assert_eq!(b.parsed, parse_packet(b.frame()));
+                prop_assert_eq!(*b.parsed(), parse_packet(b.frame()));
             }
         }
     }

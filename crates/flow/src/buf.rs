@@ -5,8 +5,10 @@
 //! Buffers are allocated once (by a pool, at start-up) and reused: nothing here allocates after
 //! [`PacketBuf::new`], and no method panics whatever the bytes or the lengths asked for.
 
+use std::cell::OnceCell;
+
 use thiserror::Error;
-use wire::ParsedPacket;
+use wire::{LinkType, ParsedPacket};
 
 use crate::PortId;
 
@@ -178,8 +180,12 @@ impl OffloadMeta {
 
 /// A frame in a fixed buffer with headroom.
 ///
-/// `parsed` must describe the current bytes (set it with [`PacketBuf::reparse`] or from the
-/// parse the datapath already did); the actions keep it in step with every change they make.
+/// The full parse ([`wire::ParsedPacket`]) is made **lazily**: the hot path of a forwarded
+/// packet needs only its flow key, which [`crate::FlowKey::from_frame`] reads straight from the
+/// bytes, so the parse is made the first time something asks for it ([`PacketBuf::parsed`]: an
+/// inspection engine, a rewrite action, a drop report). Once made, the actions keep it in step
+/// with every change they make; until then, writes to the bytes need no bookkeeping, since the
+/// parse will be made from the bytes as they are then.
 pub struct PacketBuf {
     storage: Box<[u8]>,
     head: usize,
@@ -189,8 +195,25 @@ pub struct PacketBuf {
     pub meta: OffloadMeta,
     /// The port the frame came in on.
     pub in_port: PortId,
-    /// The parse of the current bytes.
-    pub parsed: ParsedPacket,
+    /// The link type of the frame (Ethernet unless set otherwise).
+    link: LinkType,
+    /// The parse of the current bytes, once asked for.
+    parsed: OnceCell<ParsedPacket>,
+}
+
+impl Clone for PacketBuf {
+    fn clone(&self) -> PacketBuf {
+        PacketBuf {
+            storage: self.storage.clone(),
+            head: self.head,
+            len: self.len,
+            rx_headroom: self.rx_headroom,
+            meta: self.meta,
+            in_port: self.in_port,
+            link: self.link,
+            parsed: self.parsed.clone(),
+        }
+    }
 }
 
 impl core::fmt::Debug for PacketBuf {
@@ -201,7 +224,8 @@ impl core::fmt::Debug for PacketBuf {
             .field("capacity", &self.storage.len())
             .field("meta", &self.meta)
             .field("in_port", &self.in_port)
-            .field("parsed", &self.parsed)
+            .field("link", &self.link)
+            .field("parsed", &self.parsed.get())
             .finish()
     }
 }
@@ -222,7 +246,8 @@ impl PacketBuf {
             rx_headroom: headroom,
             meta: OffloadMeta::default(),
             in_port: 0,
-            parsed: ParsedPacket::default(),
+            link: LinkType::Ethernet,
+            parsed: OnceCell::new(),
         }
     }
 
@@ -235,8 +260,8 @@ impl PacketBuf {
         b
     }
 
-    /// Replaces the contents with a copy of `frame` at the configured headroom, resets the
-    /// offload metadata and parses the frame.
+    /// Replaces the contents with a copy of `frame` (Ethernet) at the configured headroom and
+    /// resets the offload metadata; the frame will be parsed when first asked.
     pub fn load(&mut self, frame: &[u8]) -> Result<(), BufError> {
         let room = self.storage.len() - self.rx_headroom;
         let Some(dst) = self
@@ -252,7 +277,19 @@ impl PacketBuf {
         self.head = self.rx_headroom;
         self.len = frame.len();
         self.meta = OffloadMeta::default();
-        self.reparse();
+        self.link = LinkType::Ethernet;
+        self.parsed = OnceCell::new();
+        Ok(())
+    }
+
+    /// Replaces the contents with a copy of `other`'s frame, metadata, port and parse (an
+    /// output copy that must see the packet before a later rewrite).
+    pub fn load_copy(&mut self, other: &PacketBuf) -> Result<(), BufError> {
+        self.load(other.frame())?;
+        self.meta = other.meta;
+        self.in_port = other.in_port;
+        self.link = other.link;
+        self.parsed = other.parsed.clone();
         Ok(())
     }
 
@@ -264,7 +301,8 @@ impl PacketBuf {
         self.storage.get_mut(self.rx_headroom..).unwrap_or(&mut [])
     }
 
-    /// Sets the frame to the first `len` bytes of the receive area and parses it.
+    /// Sets the frame to the first `len` bytes of the receive area (Ethernet); it will be
+    /// parsed when first asked.
     pub fn commit(&mut self, len: usize) -> Result<(), BufError> {
         let room = self.storage.len() - self.rx_headroom;
         if len > room {
@@ -272,13 +310,65 @@ impl PacketBuf {
         }
         self.head = self.rx_headroom;
         self.len = len;
-        self.reparse();
+        self.link = LinkType::Ethernet;
+        self.parsed = OnceCell::new();
         Ok(())
     }
 
-    /// Re-runs [`wire::parse_packet`] over the current frame.
+    /// The link type of the frame.
+    #[inline]
+    pub fn link(&self) -> LinkType {
+        self.link
+    }
+
+    /// Declares the frame's link type (raw IP, Linux cooked); the parse is made again.
+    pub fn set_link(&mut self, link: LinkType) {
+        self.link = link;
+        self.parsed = OnceCell::new();
+    }
+
+    /// The parse of the current bytes, made now if it was not yet ([`wire::parse_link`]).
+    #[inline]
+    pub fn parsed(&self) -> &ParsedPacket {
+        self.parsed
+            .get_or_init(|| wire::parse_link(self.frame(), self.link))
+    }
+
+    /// The parse, made now if needed, for an action that keeps it in step with its rewrite.
+    #[inline]
+    pub fn parsed_mut(&mut self) -> &mut ParsedPacket {
+        if self.parsed.get().is_none() {
+            let p = wire::parse_link(self.frame(), self.link);
+            self.parsed = OnceCell::from(p);
+        }
+        match self.parsed.get_mut() {
+            Some(p) => p,
+            // Set just above.
+            None => unreachable!("the parse was just made"),
+        }
+    }
+
+    /// The parse if it has been made (no parsing).
+    #[inline]
+    pub fn parsed_if_made(&self) -> Option<&ParsedPacket> {
+        self.parsed.get()
+    }
+
+    /// Replaces the parse (an action that computed the new one itself).
+    #[inline]
+    pub fn set_parsed(&mut self, p: ParsedPacket) {
+        self.parsed = OnceCell::from(p);
+    }
+
+    /// Forgets the parse: the next [`PacketBuf::parsed`] makes it again from the bytes.
+    #[inline]
+    pub fn forget_parse(&mut self) {
+        self.parsed = OnceCell::new();
+    }
+
+    /// Parses the current frame now.
     pub fn reparse(&mut self) {
-        self.parsed = wire::parse_packet(self.frame());
+        self.parsed = OnceCell::from(wire::parse_link(self.frame(), self.link));
     }
 
     /// The frame.

@@ -43,7 +43,7 @@ pub enum GsoError {
         /// The segmentation type asked for.
         gso: GsoType,
     },
-    /// `PacketBuf::parsed` does not describe the frame's bytes.
+    /// The buffer's parse ([`PacketBuf::parsed`]) does not describe the frame's bytes.
     #[error("the buffer's parse does not describe its bytes (stale PacketBuf::parsed)")]
     StaleParse,
     /// The headers are not those the segmentation type needs.
@@ -130,8 +130,8 @@ const IPV4_OPT_SSRR: u8 = 137;
 ///   `gso_size` pieces (at least one segment, even with no payload).
 ///
 /// `scratch` needs room (capacity minus its headroom) for the headers plus `gso_size`; its
-/// contents, `meta`, `parsed` and `in_port` are overwritten for every segment. Emitted segments
-/// are parsed, have `in_port` from `buf`, and `meta` with only `DATA_VALID` set.
+/// contents, `meta`, parse and `in_port` are overwritten for every segment. Emitted segments
+/// are parsed when asked, have `in_port` from `buf`, and `meta` with only `DATA_VALID` set.
 pub fn segment(
     buf: &PacketBuf,
     scratch: &mut PacketBuf,
@@ -204,8 +204,8 @@ fn finish(scratch: &mut PacketBuf, len: usize, from: &PacketBuf) -> Result<(), G
     scratch
         .commit(len)
         .map_err(|_| GsoError::ScratchTooSmall { needed: len, room })?;
-    if from.parsed.link != LinkType::Ethernet {
-        scratch.parsed = wire::parse_link(scratch.frame(), from.parsed.link);
+    if from.link() != LinkType::Ethernet {
+        scratch.set_link(from.link());
     }
     scratch.meta = OffloadMeta {
         flags: OffloadMeta::DATA_VALID,
@@ -272,8 +272,8 @@ impl Plan {
         if meta.gso_size == 0 {
             return Err(GsoError::ZeroGsoSize { gso });
         }
-        let p = wire::parse_link(frame, buf.parsed.link);
-        if p != buf.parsed {
+        let p = wire::parse_link(frame, buf.link());
+        if p != *buf.parsed() {
             return Err(GsoError::StaleParse);
         }
         match p.truncated {
@@ -630,7 +630,7 @@ mod tests {
     /// pseudo-header sum (`NEEDS_CSUM`), or garbage when `partial` is false.
     fn guest(f: &[u8], gso_type: GsoType, mss: u16, partial: bool) -> PacketBuf {
         let mut b = PacketBuf::from_frame(f);
-        let p = b.parsed;
+        let p = *b.parsed();
         let l4 = usize::from(p.l4_offset);
         let field = if p.l4 == L4::Tcp { 16 } else { 6 };
         let len = (usize::from(p.l3_offset) + p.ip_len as usize - l4) as u32;
@@ -671,7 +671,7 @@ mod tests {
         let r = segment(b, scratch, &mut |s: &PacketBuf| {
             out.push(Emitted {
                 frame: s.frame().to_vec(),
-                parsed: s.parsed,
+                parsed: *s.parsed(),
                 meta: s.meta,
                 in_port: s.in_port,
             })
@@ -953,7 +953,7 @@ mod tests {
         assert!(matches!(err(&v6_on_v4), GsoError::WrongHeaders { .. }));
 
         let mut stale = guest(&tcp, GsoType::TcpV4, MSS, true);
-        stale.parsed.payload_offset += 4;
+        stale.parsed_mut().payload_offset += 4;
         assert_eq!(err(&stale), GsoError::StaleParse);
 
         let mut hdr = guest(&tcp, GsoType::TcpV4, MSS, true);
@@ -1058,7 +1058,7 @@ mod tests {
             let mut b = PacketBuf::from_frame(&bytes);
             b.meta = OffloadMeta { flags, gso_type: gso, gso_ecn: false, hdr_len, gso_size, csum_start, csum_offset };
             if stale {
-                b.parsed.l4_offset = b.parsed.l4_offset.wrapping_add(1);
+                b.parsed_mut().l4_offset = b.parsed().l4_offset.wrapping_add(1);
             }
             let mut s = PacketBuf::new(room, room / 8);
             let _ = segment(&b, &mut s, &mut |_| {});
@@ -1082,7 +1082,7 @@ mod tests {
                 flags: if partial { OffloadMeta::NEEDS_CSUM } else { 0 },
                 gso_type: gso,
                 gso_size: mss,
-                csum_start: b.parsed.l4_offset,
+                csum_start: b.parsed().l4_offset,
                 csum_offset: if tcp { 16 } else { 6 },
                 ..OffloadMeta::default()
             };
@@ -1092,7 +1092,7 @@ mod tests {
                 for s in &segs {
                     prop_assert_eq!(s.parsed, parse_packet(&s.frame));
                     if gso != GsoType::None {
-                        prop_assert!(s.frame.len() <= usize::from(b.parsed.payload_offset) + usize::from(mss));
+                        prop_assert!(s.frame.len() <= usize::from(b.parsed().payload_offset) + usize::from(mss));
                     }
                 }
             } else {

@@ -251,6 +251,12 @@ const fn bit_mask(mut w: [u64; 8], at: usize, bits: u8) -> [u64; 8] {
     w
 }
 
+/// True for the ethertypes that introduce a VLAN tag (as [`wire::parse_packet`] walks them).
+#[inline(always)]
+fn is_vlan_tpid(et: u16) -> bool {
+    matches!(et, ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD)
+}
+
 /// A 16-bit value in network byte order at byte `at` of a word (`at` < 7).
 #[inline(always)]
 const fn put16(v: u16, at: u32) -> u64 {
@@ -467,6 +473,137 @@ impl FlowKey {
         FlowKey {
             w: [w0, w1, w2, w3, w4, w5, w6, w7],
         }
+    }
+
+    /// The key and TCP flags of an Ethernet frame arriving on `in_port`, read straight from the
+    /// bytes with no [`ParsedPacket`] in between: the datapath's per-packet path.
+    ///
+    /// Handles the shapes nearly all traffic has: up to two VLAN tags, then IPv4 without options,
+    /// IPv6 without extension headers (TCP, UDP, ICMP, ICMPv6 or anything else), ARP, or any
+    /// other ethertype. Everything else (IPv4 options or bad header fields, IPv6 extension
+    /// headers, a third VLAN tag, a frame cut inside the Ethernet, VLAN or IP header) gives
+    /// `None`: parse the frame and use [`FlowKey::extract`]. Whenever it gives a key, that key
+    /// and the TCP flags are exactly those of `FlowKey::extract(in_port, frame,
+    /// &parse_packet(frame))` and `parse_packet(frame).tcp_flags` (a property test holds the two
+    /// to that on generated and random frames). Never panics, never allocates.
+    #[inline]
+    pub fn from_frame(in_port: PortId, f: &[u8]) -> Option<(FlowKey, u16)> {
+        let eth = f.get(..14)?;
+        let w1 = load_word(eth, 0, 6);
+        let w2 = load_word(eth, 6, 6);
+        let mut et = u16::from_be_bytes([eth[12], eth[13]]);
+        let mut w0 = put16(in_port, 0);
+        let mut w3 = 0u64;
+        let mut off = 14;
+        if is_vlan_tpid(et) {
+            let t = f.get(14..18)?;
+            w0 |= put16(u16::from_be_bytes([t[0], t[1]]), 2);
+            w3 |= u64::from(field::VLAN_PRESENT) << 16;
+            et = u16::from_be_bytes([t[2], t[3]]);
+            off = 18;
+            if is_vlan_tpid(et) {
+                let t = f.get(18..22)?;
+                w0 |= put16(u16::from_be_bytes([t[0], t[1]]), 4);
+                w3 |= u64::from(field::INNER_VLAN_PRESENT) << 16;
+                et = u16::from_be_bytes([t[2], t[3]]);
+                off = 22;
+                if is_vlan_tpid(et) {
+                    return None;
+                }
+            }
+        }
+        w0 |= put16(et, 6);
+        let (mut w4, mut w5, mut w6, mut w7) = (0u64, 0u64, 0u64, 0u64);
+        let (proto, frag, ports_at) = match et {
+            ethertype::IPV4 => {
+                let h = f.get(off..off + 20)?;
+                let total = u16::from_be_bytes([h[2], h[3]]);
+                if h[0] != 0x45 || total < 20 {
+                    return None;
+                }
+                w4 = load_u32(h, 12);
+                w6 = load_u32(h, 16);
+                let fo = u16::from_be_bytes([h[6], h[7]]);
+                let frag = if fo & 0x1fff != 0 {
+                    NwFrag::ANY | NwFrag::LATER
+                } else if fo & 0x2000 != 0 {
+                    NwFrag::ANY
+                } else {
+                    0
+                };
+                // A later fragment carries no transport header.
+                let at = (frag & NwFrag::LATER == 0).then_some(off + 20);
+                (h[9], frag, at)
+            }
+            ethertype::IPV6 => {
+                let h = f.get(off..off + 40)?;
+                let next = h[6];
+                if h[0] >> 4 != 6
+                    || matches!(
+                        next,
+                        ip_proto::HOPOPT
+                            | ip_proto::IPV6_ROUTE
+                            | ip_proto::IPV6_FRAG
+                            | ip_proto::IPV6_OPTS
+                            | ip_proto::AH
+                    )
+                {
+                    return None;
+                }
+                w4 = load_word(h, 8, 8);
+                w5 = load_word(h, 16, 8);
+                w6 = load_word(h, 24, 8);
+                w7 = load_word(h, 32, 8);
+                (next, 0, Some(off + 40))
+            }
+            ethertype::ARP => {
+                // Ethernet/IPv4 ARP only, as in `extract`.
+                let mut op = 0u8;
+                if let Some(a) = f.get(off..off + 28)
+                    && a[0..6] == [0, 1, 0x08, 0x00, 6, 4]
+                {
+                    op = u8::try_from(u16::from_be_bytes([a[6], a[7]])).unwrap_or(0);
+                    w4 = load_u32(a, 14);
+                    w6 = load_u32(a, 24);
+                }
+                (op, 0, None)
+            }
+            _ => (0, 0, None),
+        };
+        let (mut tp_src, mut tp_dst, mut tcp_flags) = (0u16, 0u16, 0u16);
+        if let Some(at) = ports_at {
+            match proto {
+                ip_proto::TCP => {
+                    if let Some(t) = f.get(at..at + 20) {
+                        tp_src = u16::from_be_bytes([t[0], t[1]]);
+                        tp_dst = u16::from_be_bytes([t[2], t[3]]);
+                        tcp_flags = u16::from_be_bytes([t[12], t[13]]) & 0x0fff;
+                    }
+                }
+                ip_proto::UDP => {
+                    if let Some(t) = f.get(at..at + 8) {
+                        tp_src = u16::from_be_bytes([t[0], t[1]]);
+                        tp_dst = u16::from_be_bytes([t[2], t[3]]);
+                    }
+                }
+                ip_proto::ICMP | ip_proto::ICMPV6 => {
+                    if let Some(t) = f.get(at..at + 4) {
+                        tp_src = u16::from(t[0]);
+                        tp_dst = u16::from(t[1]);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let w1 = w1 | (u64::from(proto) << 48) | (u64::from(frag) << 56);
+        let w2 = w2 | put16(tp_src, 6);
+        w3 |= put16(tp_dst, 0);
+        Some((
+            FlowKey {
+                w: [w0, w1, w2, w3, w4, w5, w6, w7],
+            },
+            tcp_flags,
+        ))
     }
 
     /// The key with every field zero (in_port 0, no VLAN, ...).
@@ -1071,6 +1208,8 @@ impl TrackedKey<'_> {
 mod tests {
     use super::*;
     use etherparse::{PacketBuilder, VlanId};
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
     use wire::parse_packet;
 
     const A: [u8; 6] = [0x02, 0, 0, 0, 0, 0xaa];
@@ -1327,5 +1466,139 @@ mod tests {
         assert!(FlowMask::EXACT.contains(&wc.mask()));
         assert!(!wc.mask().contains(&FlowMask::EXACT));
         assert_eq!(FlowKey::from_bytes(&k.to_bytes()), k);
+    }
+
+    /// A frame of one of the shapes `from_frame` handles or declines, with random fields.
+    fn shaped_frame() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<[u8; 12]>(),
+            proptest::collection::vec(
+                (
+                    prop_oneof![Just(0x8100u16), Just(0x88a8), Just(0x9100)],
+                    any::<u16>(),
+                ),
+                0..4,
+            ),
+            prop_oneof![
+                Just(0x0800u16),
+                Just(0x86dd),
+                Just(0x0806),
+                Just(0x0800),
+                any::<u16>()
+            ],
+            prop_oneof![
+                Just(0x45u8),
+                Just(0x45),
+                Just(0x46),
+                Just(0x60),
+                any::<u8>()
+            ],
+            prop_oneof![
+                Just(0u16),
+                Just(0x2000),
+                Just(0x0010),
+                Just(0x4000),
+                any::<u16>()
+            ],
+            prop_oneof![
+                Just(6u8),
+                Just(17),
+                Just(1),
+                Just(58),
+                Just(59),
+                Just(0),
+                Just(43),
+                Just(44),
+                Just(60),
+                Just(51),
+                any::<u8>()
+            ],
+            proptest::collection::vec(any::<u8>(), 60..80),
+            any::<bool>(),
+            0usize..140,
+        )
+            .prop_map(|(macs, tags, et, vihl, frag, proto, body, good_arp, cut)| {
+                let mut f = macs.to_vec();
+                for (tpid, tci) in tags {
+                    f.extend_from_slice(&tpid.to_be_bytes());
+                    f.extend_from_slice(&tci.to_be_bytes());
+                }
+                f.extend_from_slice(&et.to_be_bytes());
+                let l3 = f.len();
+                f.extend_from_slice(&body);
+                match et {
+                    0x0800 => {
+                        f[l3] = vihl;
+                        let total = if cut % 3 == 0 { 10 } else { body.len() as u16 };
+                        f[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
+                        f[l3 + 6..l3 + 8].copy_from_slice(&frag.to_be_bytes());
+                        f[l3 + 9] = proto;
+                    }
+                    0x86dd => {
+                        f[l3] = if vihl == 0x45 { 0x60 } else { vihl };
+                        f[l3 + 6] = proto;
+                    }
+                    0x0806 if good_arp => {
+                        f[l3..l3 + 6].copy_from_slice(&[0, 1, 8, 0, 6, 4]);
+                    }
+                    _ => {}
+                }
+                let keep = f.len().saturating_sub(cut % 70);
+                f.truncate(if cut >= 70 { keep } else { f.len() });
+                f
+            })
+    }
+
+    fn same_as_full_parse(port: PortId, f: &[u8]) -> Result<bool, TestCaseError> {
+        let Some((k, flags)) = FlowKey::from_frame(port, f) else {
+            return Ok(false);
+        };
+        let p = parse_packet(f);
+        prop_assert_eq!(k, FlowKey::extract(port, f, &p), "frame {:02x?}", f);
+        prop_assert_eq!(flags, p.tcp_flags);
+        Ok(true)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The fast key is the full parse's key, whenever it gives one.
+        #[test]
+        fn from_frame_agrees_with_extract(port: u16, f in shaped_frame()) {
+            same_as_full_parse(port, &f)?;
+        }
+
+        #[test]
+        fn from_frame_agrees_on_random_bytes(
+            port: u16,
+            mut f in proptest::collection::vec(any::<u8>(), 0..90),
+            et in prop_oneof![Just(0x0800u16), Just(0x86dd), Just(0x0806), Just(0x8100)],
+        ) {
+            if f.len() >= 14 {
+                f[12..14].copy_from_slice(&et.to_be_bytes());
+            }
+            same_as_full_parse(port, &f)?;
+        }
+
+        /// The common shapes take the fast way (the fallback is for the rare ones only).
+        #[test]
+        fn common_frames_take_the_fast_way(
+            sport: u16, dport: u16, tagged: bool, v6: bool, proto in 0u8..3,
+        ) {
+            let mut f = Vec::new();
+            let b = PacketBuilder::ethernet2(A, B);
+            let b = if v6 { b.ipv6([1; 16], [2; 16], 64) } else { b.ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64) };
+            match proto {
+                0 => b.tcp(sport, dport, 1, 100).write(&mut f, b"data"),
+                1 => b.udp(sport, dport).write(&mut f, b"data"),
+                _ if v6 => b.icmpv6_echo_request(1, 2).write(&mut f, b"data"),
+                _ => b.icmpv4_echo_request(1, 2).write(&mut f, b"data"),
+            }
+            .unwrap();
+            if tagged {
+                f.splice(12..12, [0x81, 0x00, 0x20, 0x07]);
+            }
+            prop_assert!(same_as_full_parse(3, &f)?, "fast way declined {:02x?}", f);
+        }
     }
 }

@@ -29,7 +29,7 @@
 //! f[36..38].copy_from_slice(&53u16.to_be_bytes());
 //! f[38..40].copy_from_slice(&8u16.to_be_bytes());
 //! let mut buf = PacketBuf::from_frame(&f);
-//! let key = FlowKey::extract(1, buf.frame(), &buf.parsed);
+//! let key = FlowKey::extract(1, buf.frame(), buf.parsed());
 //!
 //! let mut table = FlowTable::new(FlowTableConfig::default());
 //! assert_eq!(table.lookup(&key), None); // miss: upcall
@@ -48,7 +48,7 @@
 //!
 //! let mut out = OutputSet::new();
 //! flow::execute(table.actions(id), &mut buf, &mut out).unwrap();
-//! assert_eq!((out.ports(), buf.parsed.dst_port), (&[2][..], 5353));
+//! assert_eq!((out.ports(), buf.parsed().dst_port), (&[2][..], 5353));
 //! ```
 #![deny(unsafe_code)]
 

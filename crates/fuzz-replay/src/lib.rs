@@ -65,6 +65,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sll", sll),
     ("capture_reader", capture_reader),
     ("capture_roundtrip", capture_roundtrip),
+    ("flow_key", flow_key),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).
@@ -1558,6 +1559,37 @@ pub fn capture_roundtrip(data: &[u8]) {
         let (f, back) = read_all(&file).expect("written pcap opens");
         assert_eq!(f, format, "pcap variant");
         assert_eq!(back, written, "pcap round trip");
+    }
+}
+
+/// `flow::FlowKey::from_frame` on `data[2..]` arriving on port `data[0..2]`: whenever the fast
+/// key extraction gives a key, it must be the key and TCP flags of the full parse
+/// (`FlowKey::extract` over `wire::parse_packet`); it must decline only what it documents, so
+/// every plain Ethernet/IPv4 (no options)/TCP frame must take the fast way.
+pub fn flow_key(data: &[u8]) {
+    let Some((port, frame)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let port = u16::from_be_bytes(*port);
+    let p = wire::parse_packet(frame);
+    match flow::FlowKey::from_frame(port, frame) {
+        Some((key, flags)) => {
+            assert_eq!(
+                key,
+                flow::FlowKey::extract(port, frame, &p),
+                "key of {frame:02x?}"
+            );
+            assert_eq!(flags, p.tcp_flags, "TCP flags of {frame:02x?}");
+        }
+        None => {
+            let plain = p.vlan_count == 0
+                && p.l3 == L3::Ipv4
+                && frame.get(14) == Some(&0x45)
+                && p.ip_len >= 20
+                && p.l4 == L4::Tcp
+                && p.truncated.is_none();
+            assert!(!plain, "a plain IPv4/TCP frame declined: {frame:02x?}");
+        }
     }
 }
 

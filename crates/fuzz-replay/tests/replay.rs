@@ -113,6 +113,7 @@ replay_tests!(
     sll,
     capture_reader,
     capture_roundtrip,
+    flow_key,
 );
 
 #[test]
