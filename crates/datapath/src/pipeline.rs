@@ -388,13 +388,16 @@ impl Worker {
 
         // Flow keys, read straight from the bytes for the common shapes; the rest are parsed
         // in full (the parse is kept in the buffer for whoever needs it next).
+        let mut rx_bytes = 0u64;
+        let mut live = 0usize;
         for i in 0..n {
             let b = &batch.bufs[i];
-            self.counters.rx_bytes += b.len() as u64;
+            rx_bytes += b.len() as u64;
             if let Some((key, flags)) = FlowKey::from_frame(b.in_port, b.frame()) {
                 self.alive[i] = true;
                 self.keys[i] = key;
                 self.tcp_flags[i] = flags;
+                live += 1;
                 continue;
             }
             let p = b.parsed();
@@ -416,10 +419,12 @@ impl Worker {
             self.alive[i] = true;
             self.keys[i] = FlowKey::extract(b.in_port, b.frame(), p);
             self.tcp_flags[i] = p.tcp_flags;
+            live += 1;
         }
+        self.counters.rx_bytes += rx_bytes;
 
-        self.ingress_stage(batch, sink, obs);
-        let missed = self.lookup_stage(batch);
+        let live = self.ingress_stage(batch, live, sink, obs);
+        let missed = self.lookup_stage(batch, live);
         self.egress_list.clear();
         // Hits run their actions before any upcall installs a flow: an install at the flow
         // limit may evict a flow another packet of this batch hit.
@@ -440,13 +445,19 @@ impl Worker {
         }
     }
 
-    fn ingress_stage(&mut self, batch: &Batch, sink: &mut dyn TxSink, obs: &mut dyn Observer) {
+    /// Runs the ingress chain over the `live` packets still alive; returns how many remain.
+    fn ingress_stage(
+        &mut self,
+        batch: &Batch,
+        live: usize,
+        sink: &mut dyn TxSink,
+        obs: &mut dyn Observer,
+    ) -> usize {
         let n = batch.len;
-        let live = self.alive[..n].iter().filter(|a| **a).count() as u64;
-        self.counters.ingress_inspected += live;
+        self.counters.ingress_inspected += live as u64;
         if self.ingress.is_empty() {
-            self.counters.ingress_passed += live;
-            return;
+            self.counters.ingress_passed += live as u64;
+            return live;
         }
         let mut views = recycle(std::mem::take(&mut self.views));
         let mut map = [0u8; MAX_BATCH];
@@ -516,22 +527,23 @@ impl Worker {
             }
         }
         self.views = recycle(views);
+        self.alive[..n].iter().filter(|a| **a).count()
     }
 
-    /// Looks the batch up; returns true when some packet missed.
-    fn lookup_stage(&mut self, batch: &Batch) -> bool {
+    /// Looks up the `m` packets still alive; returns true when some missed.
+    fn lookup_stage(&mut self, batch: &Batch, m: usize) -> bool {
         let n = batch.len;
-        let m = self.alive[..n].iter().filter(|a| **a).count();
+        self.no_install[..n].fill(false);
         if m == 0 {
             self.flows[..n].fill(None);
             return false;
         }
         self.counters.lookups += m as u64;
         let before = *self.table.counters();
-        if m == n {
+        let missed = if m == n {
             // The common case: nothing was dropped before the lookup, no compaction.
             self.table
-                .lookup_batch(&self.keys[..n], &mut self.flows[..n]);
+                .lookup_batch(&self.keys[..n], &mut self.flows[..n])
         } else {
             let mut j = 0;
             for i in 0..n {
@@ -542,21 +554,18 @@ impl Worker {
                     j += 1;
                 }
             }
-            self.table
+            let missed = self
+                .table
                 .lookup_batch(&self.lookup_keys[..m], &mut self.lookup_out[..m]);
             for j in 0..m {
                 self.flows[usize::from(self.lookup_idx[j])] = self.lookup_out[j];
             }
-        }
+            missed
+        };
         let after = self.table.counters();
         self.counters.emc_hits += after.emc_hits - before.emc_hits;
         self.counters.megaflow_hits += after.megaflow_hits - before.megaflow_hits;
-        let mut missed = false;
-        for i in 0..n {
-            self.no_install[i] = false;
-            missed |= self.alive[i] && self.flows[i].is_none();
-        }
-        missed
+        missed > 0
     }
 
     /// Sends the batch's misses to the slow path under one lock, installs what it decides, and
@@ -667,9 +676,16 @@ impl Worker {
                     continue;
                 };
                 len = batch.bufs[k].len() as u32;
-                self.table
-                    .record(id, len, self.tcp_flags[k], batch.times[k]);
-                let actions = self.table.actions(id);
+                let actions = self.table.hit(id, len, self.tcp_flags[k], batch.times[k]);
+                if let [Action::Output(port)] = actions {
+                    // The commonest flow by far: one output, no rewrite.
+                    self.egress_list.push(Egress {
+                        src: Src::Batch(k as u8),
+                        pkt: k as u8,
+                        port: *port,
+                    });
+                    continue;
+                }
                 if actions.first() == Some(&Action::ToSlowPath) {
                     // Decided afresh by the slow path, nothing installed.
                     self.flows[k] = None;
@@ -719,8 +735,6 @@ impl Worker {
             return;
         }
         self.counters.egress_inspected += total as u64;
-        self.egress_verdicts.clear();
-        self.egress_verdicts.resize(total, Verdict::Pass);
         let copies = &self.copies;
         let frame_of = |src: Src| -> &PacketBuf {
             match src {
@@ -728,10 +742,31 @@ impl Worker {
                 Src::Copy(c) => &copies[usize::from(c)],
             }
         };
+        if self.egress.is_empty() {
+            // No engine: every copy passes; the same checks and counts, without verdicts.
+            self.counters.egress_passed += total as u64;
+            let (mut tx_packets, mut tx_bytes) = (0u64, 0u64);
+            for e in &self.egress_list {
+                let b = frame_of(e.src);
+                let i = usize::from(e.pkt);
+                if !self.alive[i] {
+                    self.counters.drop(DropReason::Uninspected);
+                    continue;
+                }
+                tx_packets += 1;
+                tx_bytes += b.len() as u64;
+                sink.transmit(e.port, b.frame(), &b.meta, batch.times[i]);
+            }
+            self.counters.tx_packets += tx_packets;
+            self.counters.tx_bytes += tx_bytes;
+            return;
+        }
+        self.egress_verdicts.clear();
+        self.egress_verdicts.resize(total, Verdict::Pass);
         // A copy is parsed here only when an engine will look at it and no parse was made
         // before (or a rewrite could not keep it in step); otherwise the parse the ingress
         // stage or the actions made, kept up to date by the actions, stands.
-        if !self.egress.is_empty() {
+        {
             let mut views = recycle(std::mem::take(&mut self.views));
             let mut start = 0;
             while start < total {

@@ -105,10 +105,11 @@ impl Emc {
     /// The (flow index, version) cached for `key`, not yet checked against the flow table.
     #[inline(always)]
     pub(crate) fn lookup(&self, h: u32, key: &FlowKey) -> Option<(u32, u32)> {
+        // A slot of the current epoch is occupied: free slots have epoch 0, which the epoch
+        // never is (see `flush`), so `index != EMPTY` need not be checked.
         for p in self.positions(h) {
             if let (Some(s), Some(k)) = (self.slots.get(p), self.keys.get(p))
                 && s.hash == h
-                && s.index != EMPTY
                 && s.epoch == self.epoch
                 && k == key
             {

@@ -344,15 +344,16 @@ impl HashSeed {
         HashSeed::new(h.finish())
     }
 
-    /// Hashes eight words: four independent multiplies, then one to combine.
+    /// Hashes eight words: four independent multiplies (each pair of words xored with
+    /// secrets, the 128-bit product folded), combined with rotations and folded to 32 bits.
     #[inline(always)]
     pub fn hash_words(&self, w: &[u64; 8]) -> u32 {
         let k = &self.k;
         let a = fold_mul(w[0] ^ k[0], w[1] ^ k[1]);
         let b = fold_mul(w[2] ^ k[2], w[3] ^ k[3]);
         let c = fold_mul(w[4] ^ k[4], w[5] ^ k[5]);
-        let d = fold_mul(w[6] ^ k[6], w[7] ^ k[7]);
-        let h = fold_mul(a ^ c.rotate_left(29) ^ k[8], b ^ d.rotate_left(37) ^ k[0]);
+        let d = fold_mul(w[6] ^ k[6], w[7] ^ k[7] ^ k[8]);
+        let h = a ^ b.rotate_left(16) ^ c.rotate_left(32) ^ d.rotate_left(48);
         (h ^ (h >> 32)) as u32
     }
 

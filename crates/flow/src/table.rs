@@ -40,6 +40,7 @@ use crate::action::{self, Action, ActionError};
 use crate::classifier::{BATCH, Classifier, NONE};
 use crate::emc::Emc;
 use crate::key::{FlowKey, FlowMask, HashSeed};
+use crate::prefetch::prefetch;
 
 /// Sizing and policy of a [`FlowTable`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,13 +288,16 @@ impl FlowTable {
         ((x >> 32) as u32) <= self.emc_threshold
     }
 
-    /// Looks up a burst: `results[i]` = the flow for `keys[i]`, or `None` (an upcall).
-    /// Keys beyond `results.len()` are ignored; bursts over 32 are split. Never allocates.
-    pub fn lookup_batch(&mut self, keys: &[FlowKey], results: &mut [Option<FlowId>]) {
+    /// Looks up a burst: `results[i]` = the flow for `keys[i]`, or `None` (an upcall); returns
+    /// how many missed. Keys beyond `results.len()` are ignored; bursts over 32 are split.
+    /// Never allocates.
+    pub fn lookup_batch(&mut self, keys: &[FlowKey], results: &mut [Option<FlowId>]) -> usize {
         let n = keys.len().min(results.len());
+        let mut missed = 0;
         for (k, r) in keys[..n].chunks(BATCH).zip(results[..n].chunks_mut(BATCH)) {
-            self.lookup_chunk(k, r);
+            missed += self.lookup_chunk(k, r);
         }
+        missed
     }
 
     /// Looks up one key (a burst of one).
@@ -303,49 +307,59 @@ impl FlowTable {
         r[0]
     }
 
-    fn lookup_chunk(&mut self, keys: &[FlowKey], results: &mut [Option<FlowId>]) {
+    /// One burst of at most [`BATCH`]; returns how many missed.
+    fn lookup_chunk(&mut self, keys: &[FlowKey], results: &mut [Option<FlowId>]) -> usize {
         let n = keys.len().min(results.len()).min(BATCH);
+        let (keys, results) = (&keys[..n], &mut results[..n]);
         let mut hashes = [0u32; BATCH];
-        let all = if n == BATCH {
-            u32::MAX
-        } else {
-            (1u32 << n) - 1
-        };
-        let mut miss = all;
+        let mut miss = 0u32;
         if self.emc.capacity() > 0 {
-            for (h, k) in hashes.iter_mut().zip(keys.iter()).take(n) {
+            for (h, k) in hashes.iter_mut().zip(keys) {
                 *h = self.seed.hash_key(k);
                 self.emc.prefetch(*h);
             }
-            for (i, (r, k)) in results.iter_mut().zip(keys.iter()).take(n).enumerate() {
-                *r = self
-                    .emc
-                    .lookup(hashes[i], k)
-                    .and_then(|(idx, ver)| self.valid(idx, ver));
-                if r.is_some() {
-                    miss &= !(1 << i);
-                }
+            for (i, ((r, k), &h)) in results.iter_mut().zip(keys).zip(&hashes).enumerate() {
+                *r = match self.emc.lookup(h, k) {
+                    Some((idx, ver)) => self.valid(idx, ver),
+                    None => None,
+                };
+                miss |= u32::from(r.is_none()) << i;
             }
             let misses = u64::from(miss.count_ones());
             self.counters.emc_hits += n as u64 - misses;
             self.counters.emc_misses += misses;
         } else {
-            for r in results.iter_mut().take(n) {
-                *r = None;
-            }
+            results.fill(None);
+            miss = if n == BATCH {
+                u32::MAX
+            } else {
+                (1u32 << n) - 1
+            };
         }
         if miss == 0 {
-            return;
+            return 0;
         }
         let mut found = [NONE; BATCH];
         self.counters.subtables_probed += self.cls.lookup_batch(&keys[..n], miss, &mut found);
+        // The flows found are mostly out of cache when there are many: fetch them all at once
+        // before the first is read.
         let mut m = miss;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            if let Some(h) = self.hot.get(found[i] as usize) {
+                prefetch(h);
+            }
+        }
+        let mut m = miss;
+        let mut missed = 0;
         while m != 0 {
             let i = m.trailing_zeros() as usize;
             m &= m - 1;
             let idx = found[i];
             let Some(hot) = self.hot.get(idx as usize).filter(|_| idx != NONE) else {
                 self.counters.megaflow_misses += 1;
+                missed += 1;
                 continue;
             };
             let id = FlowId {
@@ -367,6 +381,7 @@ impl FlowTable {
                 self.counters.emc_inserts += 1;
             }
         }
+        missed
     }
 
     /// The actions of a flow; `[ToSlowPath]` if the id is stale (the flow was removed).
@@ -390,6 +405,23 @@ impl FlowTable {
             h.stats.tcp_flags |= tcp_flags;
             h.stats.last_used = h.stats.last_used.max(now);
             h.referenced = true;
+        }
+    }
+
+    /// [`FlowTable::record`] then [`FlowTable::actions`], checking the id once: the per-packet
+    /// call of the datapath.
+    #[inline]
+    pub fn hit(&mut self, id: FlowId, bytes: u32, tcp_flags: u16, now: u64) -> &[Action] {
+        match self.hot.get_mut(id.index as usize) {
+            Some(h) if h.live && h.version == id.version => {
+                h.stats.packets += 1;
+                h.stats.bytes += u64::from(bytes);
+                h.stats.tcp_flags |= tcp_flags;
+                h.stats.last_used = h.stats.last_used.max(now);
+                h.referenced = true;
+                &h.actions
+            }
+            _ => &STALE_ACTIONS,
         }
     }
 
