@@ -34,7 +34,8 @@
 //! halved so the order follows recent traffic.
 //!
 //! Lookups never allocate: a burst is processed per subtable in three passes over the packets
-//! still pending (hash + prefetch slot; find the hash + prefetch the stored key; compare).
+//! still pending (hash + prefetch slot; find the hash + prefetch the stored key; compare), or
+//! in one pass when the subtable is small enough to stay in cache.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -48,6 +49,10 @@ pub const BATCH: usize = 32;
 pub const MAX_SUBTABLES: usize = 4096;
 /// Keys looked up between two re-rankings of the subtables.
 pub const RANK_INTERVAL: u32 = 1024;
+
+/// Subtables of at most this many slots (32 KB) are probed in one pass without prefetching:
+/// they stay in cache, and the three-pass walk only pays off when lines must be fetched.
+const SMALL_SUBTABLE_SLOTS: usize = 4096;
 
 /// "No flow" in index outputs.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -507,6 +512,26 @@ impl Classifier {
             };
             let smask = st.smask();
             probes += u64::from(pending.count_ones());
+            if st.slots.len() <= SMALL_SUBTABLE_SLOTS {
+                // A small subtable stays in cache: one pass, no prefetching.
+                let mut m = pending;
+                while m != 0 {
+                    let i = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    let Some(k) = keys.get(i) else { continue };
+                    let h = seed.hash_masked(k, &st.mask);
+                    if let Some(e) = find_from(st, stored, k, h, h as usize & smask) {
+                        st.hits += 1;
+                        let p = meta.get(e as usize).map_or(0, |m| m.priority);
+                        if found & (1 << i) == 0 || p > best[i] {
+                            out[i] = e;
+                            best[i] = p;
+                            found |= 1 << i;
+                        }
+                    }
+                }
+                continue;
+            }
             // Pass 1: masked hash, prefetch the home slot.
             let mut m = pending;
             while m != 0 {
