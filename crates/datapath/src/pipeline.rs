@@ -428,10 +428,10 @@ impl Worker {
         self.egress_list.clear();
         // Hits run their actions before any upcall installs a flow: an install at the flow
         // limit may evict a flow another packet of this batch hit.
-        let to_slow_path = self.action_stage(batch, obs, false);
+        let to_slow_path = self.action_stage(batch, sink, obs, false);
         if missed || to_slow_path {
             self.upcall_stage(batch, now, obs);
-            self.action_stage(batch, obs, true);
+            self.action_stage(batch, sink, obs, true);
         }
         self.egress_stage(batch, sink, obs);
 
@@ -653,8 +653,20 @@ impl Worker {
     /// Runs the actions of the packets that hit (`upcalled == false`) or of those the slow
     /// path just decided (`upcalled == true`).
     /// Returns true when a hit's flow says "to slow path" (the packet joins the upcalls).
-    fn action_stage(&mut self, batch: &mut Batch, obs: &mut dyn Observer, upcalled: bool) -> bool {
+    ///
+    /// A one-output flow's packet is transmitted right here when no egress engine is configured
+    /// (its egress verdict can only be "pass") and no earlier packet of the batch is waiting in
+    /// the egress list (so the order of transmission is that of the batch).
+    fn action_stage(
+        &mut self,
+        batch: &mut Batch,
+        sink: &mut dyn TxSink,
+        obs: &mut dyn Observer,
+        upcalled: bool,
+    ) -> bool {
         let mut to_slow_path = false;
+        let direct = self.egress.is_empty();
+        let (mut direct_packets, mut direct_bytes) = (0u64, 0u64);
         let n = if upcalled {
             self.decided.len()
         } else {
@@ -679,6 +691,13 @@ impl Worker {
                 let actions = self.table.hit(id, len, self.tcp_flags[k], batch.times[k]);
                 if let [Action::Output(port)] = actions {
                     // The commonest flow by far: one output, no rewrite.
+                    if direct && self.egress_list.is_empty() {
+                        let b = &batch.bufs[k];
+                        sink.transmit(*port, b.frame(), &b.meta, batch.times[k]);
+                        direct_packets += 1;
+                        direct_bytes += u64::from(len);
+                        continue;
+                    }
                     self.egress_list.push(Egress {
                         src: Src::Batch(k as u8),
                         pkt: k as u8,
@@ -726,6 +745,11 @@ impl Worker {
                 });
             }
         }
+        // Transmitted without an egress list entry: both egress counts and the transmit.
+        self.counters.egress_inspected += direct_packets;
+        self.counters.egress_passed += direct_packets;
+        self.counters.tx_packets += direct_packets;
+        self.counters.tx_bytes += direct_bytes;
         to_slow_path
     }
 

@@ -496,7 +496,8 @@ impl FlowKey {
         let mut w0 = put16(in_port, 0);
         let mut w3 = 0u64;
         let mut off = 14;
-        if is_vlan_tpid(et) {
+        // Every TPID is at least 0x8100: IPv4 and ARP skip the tag checks.
+        if et >= ethertype::VLAN && is_vlan_tpid(et) {
             let t = f.get(14..18)?;
             w0 |= put16(u16::from_be_bytes([t[0], t[1]]), 2);
             w3 |= u64::from(field::VLAN_PRESENT) << 16;

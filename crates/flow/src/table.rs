@@ -314,15 +314,19 @@ impl FlowTable {
         let mut hashes = [0u32; BATCH];
         let mut miss = 0u32;
         if self.emc.capacity() > 0 {
-            for (h, k) in hashes.iter_mut().zip(keys) {
-                *h = self.seed.hash_key(k);
-                self.emc.prefetch(*h);
+            // Index loops: `i < n <= BATCH` and `n` is at most either slice's length, so the
+            // bounds checks fold away (the iterator chains cost a dozen instructions a key).
+            for i in 0..n {
+                let h = self.seed.hash_key(&keys[i]);
+                hashes[i] = h;
+                self.emc.prefetch(h);
             }
-            for (i, ((r, k), &h)) in results.iter_mut().zip(keys).zip(&hashes).enumerate() {
-                *r = match self.emc.lookup(h, k) {
+            for i in 0..n {
+                let r = match self.emc.lookup(hashes[i], &keys[i]) {
                     Some((idx, ver)) => self.valid(idx, ver),
                     None => None,
                 };
+                results[i] = r;
                 miss |= u32::from(r.is_none()) << i;
             }
             let misses = u64::from(miss.count_ones());
