@@ -98,6 +98,8 @@ struct Slot {
 #[derive(Debug)]
 struct Subtable {
     mask: FlowMask,
+    /// [`HashSeed::active_pairs`] of the mask.
+    pairs: u8,
     slots: Vec<Slot>,
     len: u32,
     hits: u64,
@@ -111,6 +113,7 @@ impl Subtable {
     fn new(mask: FlowMask) -> Subtable {
         Subtable {
             mask,
+            pairs: HashSeed::active_pairs(&mask),
             slots: vec![Slot::default(); 16],
             len: 0,
             hits: 0,
@@ -519,7 +522,7 @@ impl Classifier {
                     let i = m.trailing_zeros() as usize;
                     m &= m - 1;
                     let Some(k) = keys.get(i) else { continue };
-                    let h = seed.hash_masked(k, &st.mask);
+                    let h = seed.hash_masked_pairs(k, &st.mask, st.pairs);
                     if let Some(e) = find_from(st, stored, k, h, h as usize & smask) {
                         st.hits += 1;
                         let p = meta.get(e as usize).map_or(0, |m| m.priority);
@@ -538,7 +541,7 @@ impl Classifier {
                 let i = m.trailing_zeros() as usize;
                 m &= m - 1;
                 if let Some(k) = keys.get(i) {
-                    let h = seed.hash_masked(k, &st.mask);
+                    let h = seed.hash_masked_pairs(k, &st.mask, st.pairs);
                     hashes[i] = h;
                     if let Some(s) = st.slots.get(h as usize & smask) {
                         prefetch(s);
