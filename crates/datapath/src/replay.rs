@@ -501,8 +501,10 @@ pub fn replay(
             let w = if workers == 1 {
                 0
             } else {
-                let parsed = parse_packet(pkt.data);
-                let key = FlowKey::extract(port, pkt.data, &parsed);
+                let key = match FlowKey::from_frame(port, pkt.data) {
+                    Some((key, _)) => key,
+                    None => FlowKey::extract(port, pkt.data, &parse_packet(pkt.data)),
+                };
                 key.symmetric_hash() as usize % workers
             };
             if open[w].is_none() {
