@@ -106,17 +106,16 @@ impl Emc {
     #[inline(always)]
     pub(crate) fn lookup(&self, h: u32, key: &FlowKey) -> Option<(u32, u32)> {
         // A slot of the current epoch is occupied: free slots have epoch 0, which the epoch
-        // never is (see `flush`), so `index != EMPTY` need not be checked.
-        for p in self.positions(h) {
-            if let (Some(s), Some(k)) = (self.slots.get(p), self.keys.get(p))
-                && s.hash == h
-                && s.epoch == self.epoch
-                && k == key
-            {
-                return Some((s.index, s.version));
+        // never is (see `flush`), so `index != EMPTY` need not be checked. The second position
+        // is computed only when the first does not hold the key.
+        let hit = |p: usize| match (self.slots.get(p), self.keys.get(p)) {
+            (Some(s), Some(k)) if s.hash == h && s.epoch == self.epoch && k == key => {
+                Some((s.index, s.version))
             }
-        }
-        None
+            _ => None,
+        };
+        hit((h & self.mask) as usize)
+            .or_else(|| hit((h.rotate_right(self.shift) & self.mask) as usize))
     }
 
     /// Caches `key` -> flow `index` at `version`. `valid(index, version)` tells whether an
