@@ -39,6 +39,13 @@ impl MemorySink {
     pub fn transmitted_total(&self) -> u64 {
         self.counts.iter().sum()
     }
+
+    /// The frames kept for `port` (empty unless made with `keep`).
+    pub fn frames(&self, port: PortId) -> &[Vec<u8>] {
+        self.frames
+            .get(usize::from(port))
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 impl TxSink for MemorySink {

@@ -15,9 +15,11 @@
 //!
 //! The hot path must never allocate, lock or block per packet: scratch arrays live in the
 //! [`Worker`], the slow path's lock is taken at most once per batch and only when a packet
-//! missed, and buffers are recycled. Only the slow path (upcalls, installs) and the report of a
-//! dropped or alerted packet to the [`Observer`] may allocate. A worker is shared-nothing: it owns its flow table and its
-//! inspection engines; only the slow path (MAC learning, decisions) is shared.
+//! missed, and buffers are recycled (the pool of output copies grows to its limit as copies are
+//! first needed, then is only reused). Only the slow path (upcalls, installs) and the report of
+//! a dropped or alerted packet to the [`Observer`] may allocate. A worker is shared-nothing: it
+//! owns its flow table and its inspection engines; only the slow path (MAC learning,
+//! decisions) is shared.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -254,7 +256,10 @@ pub struct Worker {
     ingress: Chain,
     egress: Chain,
     counters: DatapathCounters,
+    /// Output copies, made on first need up to `copies_max` (64 KB each: most workers never
+    /// need more than a few, and a pool allocated up front cost 64 MB of memory per worker).
     copies: Vec<PacketBuf>,
+    copies_max: usize,
     copies_used: usize,
     reply: Box<[u8]>,
     last_maintenance: Option<u64>,
@@ -315,9 +320,7 @@ impl Worker {
             max_flows: limits.max_flows,
             idle_timeout_ns: limits.idle_timeout_ms.saturating_mul(1_000_000),
         });
-        let copies = (0..limits.pool_buffers.min(4096))
-            .map(|_| PacketBuf::new(BUF_SIZE, PacketBuf::DEFAULT_HEADROOM))
-            .collect();
+        let copies_max = limits.pool_buffers.min(4096);
         Worker {
             id,
             table,
@@ -326,7 +329,8 @@ impl Worker {
             ingress,
             egress,
             counters: DatapathCounters::default(),
-            copies,
+            copies: Vec::with_capacity(copies_max),
+            copies_max,
             copies_used: 0,
             reply: vec![0u8; reject::MAX_REPLY].into_boxed_slice(),
             last_maintenance: None,
@@ -724,6 +728,7 @@ impl Worker {
                 i,
                 &mut batch.bufs,
                 &mut self.copies,
+                self.copies_max,
                 &mut self.copies_used,
                 &mut self.outputs,
                 &mut self.egress_list,
@@ -929,7 +934,8 @@ fn run_actions(
     actions: &[Action],
     i: usize,
     bufs: &mut [PacketBuf],
-    copies: &mut [PacketBuf],
+    copies: &mut Vec<PacketBuf>,
+    copies_max: usize,
     copies_used: &mut usize,
     outputs: &mut OutputSet,
     egress: &mut Vec<Egress>,
@@ -956,6 +962,10 @@ fn run_actions(
             }
             Ok(Step::Resume(next)) => {
                 // These outputs see the packet as it is now; later actions rewrite it.
+                if *copies_used == copies.len() && copies.len() < copies_max {
+                    // The pool grows to its maximum as copies are first needed, then is reused.
+                    copies.push(PacketBuf::new(BUF_SIZE, PacketBuf::DEFAULT_HEADROOM));
+                }
                 let loaded = match copies.get_mut(*copies_used) {
                     Some(c) => c.load_copy(buf).is_ok(),
                     None => false,

@@ -580,3 +580,58 @@ vlan = 10
         }
     }
 }
+
+/// Output copies (an output that must see the packet before a later rewrite) come from a pool
+/// that grows on first need up to `pool_buffers`; past it, each output that found no copy is
+/// dropped and counted, and the packet's last output still goes out.
+#[test]
+fn output_copies_grow_to_the_pool_limit_then_are_counted_as_exhausted() {
+    use datapath::inspect::Chain;
+    use datapath::memory::MemorySink;
+    use datapath::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
+    use datapath::slowpath::SlowPath;
+    use flow::{Action, FlowKey, FlowMask, OffloadMeta};
+
+    let mut cfg = Config::parse(VLANS, "test.toml".as_ref()).unwrap();
+    cfg.limits.pool_buffers = 64;
+    let slow = SharedSlowPath::new(SlowPath::new(&cfg));
+    let mut w = Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default());
+    // Every frame from port 0: three outputs that each see a different source MAC, then a
+    // fourth: three copies per packet.
+    let f = tcp(1, 2, 1000, 80, None);
+    let key = FlowKey::from_frame(0, &f).unwrap().0;
+    let actions = [
+        Action::Output(1),
+        Action::SetEthSrc(mac(0x31)),
+        Action::Output(2),
+        Action::SetEthSrc(mac(0x32)),
+        Action::Output(3),
+        Action::SetEthSrc(mac(0x33)),
+        Action::Output(1),
+    ];
+    w.flow_table_mut()
+        .install(&key, &FlowMask::EXACT, 10, &actions, u64::MAX, 0)
+        .unwrap();
+    let mut sink = MemorySink::new(true);
+    let mut batch = Batch::new();
+    let send = |w: &mut Worker, batch: &mut Batch, sink: &mut MemorySink, n: usize, t: u64| {
+        for _ in 0..n {
+            assert!(batch.push(&f, 0, t, 1, OffloadMeta::default()));
+        }
+        w.process(batch, sink, &mut NoObserver);
+        batch.clear();
+    };
+    // 10 packets: 30 copies, all made on demand.
+    send(&mut w, &mut batch, &mut sink, 10, 1);
+    assert_eq!(w.counters().copies, 30);
+    assert_eq!(w.counters().drops_for(DropReason::PoolExhausted), 0);
+    assert_eq!(sink.frames(1).len(), 20);
+    // 32 packets want 96 copies: 64 are made (the pool's limit), 32 outputs are dropped.
+    send(&mut w, &mut batch, &mut sink, 32, 2);
+    assert_eq!(w.counters().copies, 30 + 64);
+    assert_eq!(w.counters().drops_for(DropReason::PoolExhausted), 32);
+    // Each packet's final output has its last rewrite.
+    let last = sink.frames(1).last().unwrap();
+    assert_eq!(&last[6..12], &mac(0x33));
+    assert_counters_add_up(w.counters());
+}
