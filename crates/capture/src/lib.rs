@@ -8,7 +8,10 @@
 //! [`PcapWriter`] and [`PcapNgWriter`] write both formats.
 //!
 //! Memory is constant in the file's size: one reusable buffer, bounded by the largest record the
-//! limits allow ([`MAX_CAPLEN`] per packet, [`MAX_BLOCK_LEN`] per pcapng block held whole).
+//! limits allow ([`MAX_CAPLEN`] per packet, [`MAX_BLOCK_LEN`] per pcapng block held whole). A
+//! caller that keeps packets past the next call, or hands them to other threads, holds clones of
+//! that buffer ([`SharedBytes`], [`CaptureReader::shared_bytes`]); the reader then goes on in
+//! another one, so memory grows only by the buffers held.
 //! A truncated or corrupt file delivers every good packet before the fault, then a
 //! [`CaptureError`] naming the record's number and byte offset; a packet the capture cut short
 //! (`caplen < orig_len`) is not an error ([`Packet::is_cut`]).
@@ -46,12 +49,14 @@
 //! assert_eq!(r.interfaces()[1].name.as_deref(), Some("tun0"));
 //! # Ok(()) }
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod error;
 mod linktype;
+mod prefetch;
 mod reader;
+mod shared;
 mod source;
 #[cfg(test)]
 mod testutil;
@@ -64,6 +69,7 @@ pub use linktype::{
     LINKTYPE_RAW, linktype_from_raw, linktype_to_raw,
 };
 pub use reader::{CaptureFormat, CaptureReader, InterfaceInfo, Packet};
+pub use shared::SharedBytes;
 pub use timestamp::{Timestamp, TsResolution};
 pub use wire::LinkType;
 pub use writer::{PcapNgWriter, PcapWriter};

@@ -14,12 +14,16 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};
+use std::ops::Range;
 use std::path::Path;
 
 use wire::LinkType;
 
 use crate::source::Source;
-use crate::{CaptureError, MAX_BLOCK_LEN, MAX_CAPLEN, Timestamp, TsResolution, linktype_from_raw};
+use crate::{
+    CaptureError, MAX_BLOCK_LEN, MAX_CAPLEN, SharedBytes, Timestamp, TsResolution,
+    linktype_from_raw,
+};
 
 /// pcap magic numbers, as a little-endian read of the first four bytes.
 const PCAP_MICROS: u32 = 0xa1b2_c3d4;
@@ -168,6 +172,8 @@ pub struct CaptureReader<R> {
     records: u64,
     packets: u64,
     finished: bool,
+    /// Where the last packet lent out lies in the source's buffer.
+    last: Range<usize>,
 }
 
 impl<R> fmt::Debug for CaptureReader<R> {
@@ -224,6 +230,7 @@ impl<R: Read> CaptureReader<R> {
                     records: 0,
                     packets: 0,
                     finished: false,
+                    last: 0..0,
                 };
                 // The block type is that of a Section Header, so this step either reads it or
                 // fails: it cannot produce a packet.
@@ -271,6 +278,7 @@ impl<R: Read> CaptureReader<R> {
             records: 0,
             packets: 0,
             finished: false,
+            last: 0..0,
         })
     }
 
@@ -311,6 +319,40 @@ impl<R: Read> CaptureReader<R> {
         self.src.pulled()
     }
 
+    /// The buffer the last packet was lent out of. A clone of it keeps that packet's bytes, at
+    /// [`CaptureReader::last_packet_range`], valid after the next call and on any thread, for
+    /// as long as the clone lives: the reader never writes into a buffer someone else holds, it
+    /// goes on in another one (a spare whose holders have let go, or a new one) and takes the
+    /// part of a record cut by the end of the old one along. Nothing is copied or allocated per
+    /// packet; memory grows only by the buffers that are held.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use capture::{CaptureReader, LinkType, PcapWriter, SharedBytes, Timestamp};
+    /// let mut w = PcapWriter::new(Vec::new(), LinkType::Ethernet, 65535, false)?;
+    /// w.write_packet(Timestamp::new(1, 0), 60, &[7u8; 60])?;
+    /// w.write_packet(Timestamp::new(2, 0), 60, &[8u8; 60])?;
+    /// let bytes = w.into_inner();
+    ///
+    /// let mut r = CaptureReader::new(&bytes[..])?;
+    /// r.next_packet()?.expect("first packet");
+    /// let (held, first) = (r.shared_bytes().clone(), r.last_packet_range());
+    /// r.next_packet()?.expect("second packet");
+    /// assert_eq!(&held[first], &[7u8; 60][..]);
+    /// assert!(SharedBytes::same(&held, r.shared_bytes()));
+    /// assert_eq!(&r.shared_bytes()[r.last_packet_range()], &[8u8; 60][..]);
+    /// # Ok(()) }
+    /// ```
+    pub fn shared_bytes(&self) -> &SharedBytes {
+        self.src.shared()
+    }
+
+    /// Where the bytes of the packet last lent out lie in [`CaptureReader::shared_bytes`] (it
+    /// is that packet's `data`); `0..0` before the first.
+    pub fn last_packet_range(&self) -> Range<usize> {
+        self.last.clone()
+    }
+
     /// Byte offset of the next record to read (everything before it has been delivered).
     pub fn offset(&self) -> u64 {
         self.src.offset()
@@ -321,6 +363,7 @@ impl<R: Read> CaptureReader<R> {
     /// Lending iteration: the packet borrows the reader's buffer, so it must be dropped before
     /// the next call. Every packet before a fault is delivered before the fault's error; after
     /// an error (or the end) every further call returns `Ok(None)`.
+    #[inline]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         if self.finished {
             return Ok(None);
@@ -342,6 +385,7 @@ impl<R: Read> CaptureReader<R> {
         };
         self.packets += 1;
         let end = at.data_at + at.caplen as usize;
+        self.last = at.data_at..end;
         // The record was checked to lie wholly in the buffer; nothing can have moved it since.
         let data = self.src.buffer().get(at.data_at..end).unwrap_or(&[]);
         Ok(Some(Packet {
@@ -357,6 +401,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// One classic pcap packet record.
+    #[inline]
     fn pcap_record(&mut self, nanos: bool) -> Result<Option<PacketAt>, CaptureError> {
         let (record, offset) = (self.records + 1, self.src.offset());
         let io = move |source| CaptureError::Io {
@@ -421,6 +466,7 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// pcapng blocks up to and including the next packet.
+    #[inline(never)]
     fn pcapng_packet(&mut self) -> Result<Option<PacketAt>, CaptureError> {
         loop {
             // Every block consumes at least 12 bytes, so this ends with the stream.
@@ -715,6 +761,7 @@ fn check_trailer(
     Ok(())
 }
 
+#[cold]
 fn truncated_header(
     record: u64,
     offset: u64,

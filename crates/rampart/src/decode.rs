@@ -1,14 +1,20 @@
 //! `rampart decode FILE`: prints every packet of a pcap or pcapng file, one line each, in the
 //! manner of `tcpdump -n -tt -S` (see [`text`]), or with `--json` one JSON object per line.
 //!
-//! Built for speed over large files: lines are formatted straight into one 256 KiB output
-//! buffer written to locked standard output when full, integers and addresses are formatted by
-//! hand in fixed-size chunks (see [`line`]), and the texts that repeat along a flow (a text
-//! line's `SRC.PORT > DST.PORT: `, IPv6 addresses) are remembered in small per-thread caches.
-//! All on one thread: on the two-core machines this runs on, a reading thread cost more CPU
-//! (copies between threads, wake-ups) than it saved. It must never allocate per packet or panic
-//! on any input. Packets read before a read error are all
-//! printed, then the error (which names the file) is returned. When the reader of standard
+//! Built for speed over large files: lines are formatted straight into big output buffers
+//! written to standard output whole, integers and addresses are formatted by hand in fixed-size
+//! chunks (see [`line`]), and the texts that repeat along a flow (a text line's
+//! `SRC.PORT > DST.PORT: `, IPv6 addresses) are remembered in small per-thread caches.
+//!
+//! A file of a few MiB or more is decoded on every core ([`decode_parallel`]): each thread in
+//! turn takes the reader to walk the next read buffer's records, then formats those packets in
+//! place (the buffer is shared, not copied: [`capture::SharedBytes`]) while another thread reads,
+//! and the batches of lines are written in file order. Smaller files, and `--count` below a few
+//! thousand, stay on one thread ([`decode_serial`]), where starting threads would cost more than
+//! they save. The output is the same bytes either way.
+//!
+//! It must never allocate per packet or panic on any input. Packets read before a read error are
+//! all printed, then the error (which names the file) is returned. When the reader of standard
 //! output goes away (`rampart decode big.pcap | head`), decoding stops and the command succeeds.
 //!
 //! # JSON schema
@@ -55,11 +61,13 @@ mod json;
 mod line;
 mod text;
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-use capture::{CaptureError, CaptureReader, TsResolution};
+use capture::{CaptureError, CaptureReader, SharedBytes, TsResolution};
 use clap::Args;
 use line::{LINE_ROOM, Line, Lines, Stamp, Stamper};
 use wire::LinkType;
@@ -138,6 +146,7 @@ fn ts_digits(res: TsResolution) -> u8 {
 }
 
 /// What stopped the output side.
+#[derive(Debug)]
 enum Sink {
     /// The reader went away: stop quietly.
     Closed,
@@ -153,6 +162,17 @@ fn sink_error(e: io::Error) -> Sink {
     }
 }
 
+/// How a decoding run ended.
+#[derive(Debug)]
+struct Outcome {
+    /// Lines written (or handed to the writer when it failed).
+    printed: u64,
+    /// Why writing stopped, if it did.
+    sink: Option<Sink>,
+    /// The read error after the last good packet, if any.
+    read_error: Option<CaptureError>,
+}
+
 /// Runs `rampart decode`.
 pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
     let path = &args.file;
@@ -163,13 +183,112 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
         Err(e) => return Err(anyhow::Error::new(e).context(path.display().to_string())),
     };
     tracing::info!(file = %path.display(), format = %reader.format(), "decoding");
+    let limit = args.count.unwrap_or(u64::MAX);
+    let plan = Plan::choose(std::fs::metadata(path).ok().map(|m| m.len()), limit);
+    let outcome = decode(&mut reader, &mut io::stdout(), args.json, limit, plan);
+    tracing::info!(
+        packets = outcome.printed,
+        bytes = reader.bytes_read(),
+        threads = plan.threads,
+        "decoded"
+    );
+    match outcome {
+        Outcome {
+            sink: Some(Sink::Closed),
+            ..
+        } => Ok(()),
+        Outcome {
+            sink: Some(Sink::Failed(e)),
+            ..
+        } => Err(anyhow::Error::new(e).context("writing to standard output")),
+        Outcome {
+            read_error: Some(e),
+            ..
+        } => Err(anyhow::Error::new(e).context(path.display().to_string())),
+        Outcome { .. } => Ok(()),
+    }
+}
 
+/// How the work is spread: threads (below 2: all on the calling thread) and the most packets one
+/// takes at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    threads: usize,
+    batch: usize,
+}
+
+impl Plan {
+    /// All on the calling thread.
+    const SINGLE: Plan = Plan {
+        threads: 1,
+        batch: 0,
+    };
+
+    /// The plan for a file of `len` bytes (`None`: unknown, a pipe) when at most `limit` packets
+    /// are wanted: threads pay off only where there is enough to do.
+    fn choose(len: Option<u64>, limit: u64) -> Plan {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        match len {
+            Some(len)
+                if cores > 1 && len >= PARALLEL_MIN_BYTES && limit >= PARALLEL_MIN_PACKETS =>
+            {
+                Plan {
+                    threads: cores.min(MAX_THREADS),
+                    batch: BATCH,
+                }
+            }
+            _ => Plan::SINGLE,
+        }
+    }
+}
+
+/// Smallest file decoded on several threads: below it, starting them costs more than they save.
+const PARALLEL_MIN_BYTES: u64 = 4 << 20;
+/// Fewest packets asked for (`--count`) that are decoded on several threads.
+const PARALLEL_MIN_PACKETS: u64 = 8192;
+/// Most packets in a batch. A batch also ends where the reader's buffer does, so it is usually
+/// what one 256 KiB read brings in: still in the cache of the core that read it when that core
+/// formats it.
+const BATCH: usize = 4096;
+/// Threads at most.
+const MAX_THREADS: usize = 8;
+/// Batches formatted ahead of the next one to write, at most; a thread that would go further
+/// waits.
+const MAX_WAITING: usize = 8;
+
+/// Prints every packet of `reader` (at most `limit`) to `out`, on the calling thread or, when the
+/// plan says so, on several.
+fn decode<R: Read + Send>(
+    reader: &mut CaptureReader<R>,
+    out: &mut (impl Write + Send),
+    json: bool,
+    limit: u64,
+    plan: Plan,
+) -> Outcome {
+    if plan.threads < 2 || plan.batch == 0 {
+        return decode_serial(reader, out, json, limit);
+    }
+    decode_parallel(reader, out, json, limit, plan)
+}
+
+/// Fractional digits of the timestamps of the packets on interface `iface` of `reader`.
+fn digits_for<R: Read>(reader: &CaptureReader<R>, iface: u32) -> u8 {
+    reader
+        .interfaces()
+        .get(iface as usize)
+        .map_or(6, |i| ts_digits(i.ts_resolution))
+}
+
+fn decode_serial<R: Read>(
+    reader: &mut CaptureReader<R>,
+    out: &mut impl Write,
+    json: bool,
+    limit: u64,
+) -> Outcome {
     // Lines are formatted straight into one output buffer, written out when it is full: the
     // buffering of a `BufWriter` without copying every line into it.
-    let mut stdout = io::stdout().lock();
-    let mut out = Lines::with_capacity(OUT_BUFFER + LINE_ROOM);
+    let mut lines = Lines::with_capacity(OUT_BUFFER + LINE_ROOM);
     let mut stamper = Stamper::default();
-    let limit = args.count.unwrap_or(u64::MAX);
     let mut printed = 0u64;
     let mut read_error = None;
     let mut sink = None;
@@ -178,7 +297,7 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
     // file is the rule) and its timestamp rewritten in the rare case they differ.
     let mut digits = 6u8;
     while printed < limit {
-        let line_at = out.text().len();
+        let line_at = lines.text().len();
         let (iface, ts, ts_at) = match reader.next_packet() {
             Ok(Some(pkt)) => {
                 let ts = pkt.timestamp;
@@ -191,7 +310,7 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
                     link: pkt.link,
                     data: pkt.data,
                 };
-                let at = out.push(|line| format_record(line, &rec, args.json));
+                let at = lines.push(|line| format_record(line, &rec, json));
                 (pkt.interface, ts, at)
             }
             Ok(None) => break,
@@ -200,36 +319,555 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<()> {
                 break;
             }
         };
-        let wanted = reader
-            .interfaces()
-            .get(iface as usize)
-            .map_or(6, |i| ts_digits(i.ts_resolution));
+        let wanted = digits_for(reader, iface);
         if wanted != digits {
             digits = wanted;
             let fixed = stamper.render(ts.secs, ts.nanos, digits);
-            out.replace(line_at + ts_at.start..line_at + ts_at.end, fixed.text());
+            lines.replace(line_at + ts_at.start..line_at + ts_at.end, fixed.text());
         }
         printed += 1;
-        if out.text().len() >= OUT_BUFFER {
-            if let Err(e) = stdout.write_all(out.text()) {
+        if lines.text().len() >= OUT_BUFFER {
+            if let Err(e) = out.write_all(lines.text()) {
                 sink = Some(sink_error(e));
                 break;
             }
-            out.clear();
+            lines.clear();
         }
     }
     if sink.is_none()
-        && let Err(e) = stdout.write_all(out.text()).and_then(|()| stdout.flush())
+        && let Err(e) = out.write_all(lines.text()).and_then(|()| out.flush())
     {
         sink = Some(sink_error(e));
     }
-    tracing::info!(packets = printed, bytes = reader.bytes_read(), "decoded");
-    match (sink, read_error) {
-        (Some(Sink::Closed), _) => Ok(()),
-        (Some(Sink::Failed(e)), _) => {
-            Err(anyhow::Error::new(e).context("writing to standard output"))
+    Outcome {
+        printed,
+        sink,
+        read_error,
+    }
+}
+
+/// One packet as a thread found it: where its bytes lie in the batch's buffer and what its record
+/// said.
+#[derive(Clone, Copy, Debug)]
+struct Found {
+    at: usize,
+    caplen: u32,
+    orig_len: u32,
+    interface: u32,
+    nanos: u32,
+    secs: i64,
+    link: LinkType,
+    digits: u8,
+}
+
+/// Consecutive packets lent out of one buffer, and their lines once formatted.
+#[derive(Debug)]
+struct Batch {
+    /// Its place in the output: batches are written in this order.
+    seq: u64,
+    /// The buffer the packets lie in, held so that they stay there.
+    held: Option<SharedBytes>,
+    /// Number of the first packet in the file.
+    first: u64,
+    found: Vec<Found>,
+    lines: Lines,
+}
+
+impl Batch {
+    fn new(packets: usize) -> Batch {
+        Batch {
+            seq: 0,
+            held: None,
+            first: 0,
+            found: Vec::with_capacity(packets),
+            lines: Lines::with_capacity(packets * 160),
         }
-        (None, Some(e)) => Err(anyhow::Error::new(e).context(path.display().to_string())),
-        (None, None) => Ok(()),
+    }
+
+    /// Formats every packet of the batch into its lines.
+    fn format(&mut self, json: bool, stamper: &mut Stamper) {
+        self.lines.clear();
+        let bytes = self.held.as_deref().unwrap_or(&[]);
+        for (n, f) in (self.first..).zip(&self.found) {
+            // The reader checked each packet to lie wholly in its buffer.
+            let data = bytes.get(f.at..f.at + f.caplen as usize).unwrap_or(&[]);
+            let rec = Record {
+                number: n,
+                ts: stamper.render(f.secs, f.nanos, f.digits),
+                caplen: f.caplen,
+                orig_len: f.orig_len,
+                interface: f.interface,
+                link: f.link,
+                data,
+            };
+            self.lines.push(|line| format_record(line, &rec, json));
+        }
+    }
+}
+
+/// The reading side, one thread at a time.
+struct ReadSide<'r, R> {
+    reader: &'r mut CaptureReader<R>,
+    /// Packets read so far, and the most wanted.
+    read: u64,
+    limit: u64,
+    /// The packet read last that did not go into the batch being filled, as it lies in a buffer
+    /// the batch does not hold: the first of the next batch.
+    carry: Option<(Found, u64)>,
+    /// The next batch's place in the output.
+    seq: u64,
+    /// Set once there is nothing more to read: the end, the count reached, or an error.
+    ended: bool,
+    error: Option<CaptureError>,
+}
+
+impl<R: Read> ReadSide<'_, R> {
+    /// Refills `batch` with the next packets, at most `max`, all lent out of one buffer; leaves
+    /// it empty when there are none left.
+    fn fill(&mut self, batch: &mut Batch, max: usize) {
+        batch.found.clear();
+        batch.held = None;
+        if let Some((found, number)) = self.carry.take() {
+            batch.held = Some(self.reader.shared_bytes().clone());
+            batch.first = number;
+            batch.found.push(found);
+        }
+        while !self.ended && batch.found.len() < max {
+            if self.read >= self.limit {
+                self.ended = true;
+                break;
+            }
+            let (found, number) = match self.reader.next_packet() {
+                Ok(Some(p)) => {
+                    let found = Found {
+                        at: 0,
+                        caplen: p.caplen,
+                        orig_len: p.orig_len,
+                        interface: p.interface,
+                        nanos: p.timestamp.nanos,
+                        secs: p.timestamp.secs,
+                        link: p.link,
+                        digits: 6,
+                    };
+                    (found, p.number)
+                }
+                Ok(None) => {
+                    self.ended = true;
+                    break;
+                }
+                Err(e) => {
+                    self.error = Some(e);
+                    self.ended = true;
+                    break;
+                }
+            };
+            self.read += 1;
+            let found = Found {
+                at: self.reader.last_packet_range().start,
+                digits: digits_for(self.reader, found.interface),
+                ..found
+            };
+            match &batch.held {
+                Some(h) if SharedBytes::same(h, self.reader.shared_bytes()) => {}
+                Some(_) => {
+                    // The reader moved on to another buffer: this packet starts the next batch.
+                    self.carry = Some((found, number));
+                    break;
+                }
+                None => {
+                    batch.held = Some(self.reader.shared_bytes().clone());
+                    batch.first = number;
+                }
+            }
+            batch.found.push(found);
+        }
+        batch.seq = self.seq;
+        self.seq += 1;
+    }
+}
+
+/// The writing side: batches are written in the order they were filled, by whichever thread
+/// finishes the next one; one finished early waits here.
+struct WriteSide<'o, W> {
+    out: &'o mut W,
+    next: u64,
+    waiting: Vec<Batch>,
+    /// Batches written, to be refilled.
+    spare: Vec<Batch>,
+    printed: u64,
+    sink: Option<Sink>,
+}
+
+impl<W: Write> WriteSide<'_, W> {
+    /// Writes `batch` if it is next, and then any waiting one that has become next; keeps it
+    /// waiting otherwise. False once writing has failed.
+    fn submit(&mut self, batch: Batch) -> bool {
+        if batch.seq != self.next {
+            self.waiting.push(batch);
+            return self.sink.is_none();
+        }
+        let mut batch = Some(batch);
+        while let Some(mut b) = batch.take() {
+            if self.sink.is_none() {
+                match self.out.write_all(b.lines.text()) {
+                    Ok(()) => self.printed += b.found.len() as u64,
+                    Err(e) => self.sink = Some(sink_error(e)),
+                }
+            }
+            self.next += 1;
+            // Let go of the buffer, for the reader to reuse.
+            b.held = None;
+            self.spare.push(b);
+            if let Some(i) = self.waiting.iter().position(|w| w.seq == self.next) {
+                batch = Some(self.waiting.swap_remove(i));
+            }
+        }
+        self.sink.is_none()
+    }
+}
+
+/// Locks `m`, going on with the data of a thread that panicked (the scope passes the panic on).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Every thread (the calling one and `plan.workers - 1` more) takes the reader in turn to fill a
+/// batch with the next packets (descriptors, [`Found`]: where in the reader's buffer the bytes
+/// are, nothing copied; the batch holds the buffer), formats it with its own caches and
+/// [`Stamper`] while another reads, and hands it to the writing side, which writes the batches in
+/// the order they were filled. So the output is the same bytes as [`decode_serial`]'s, in the
+/// same order, and the read error comes after the last good packet's line, as there. A thread
+/// formats the packets it has just read, still in its own caches.
+fn decode_parallel<R: Read + Send>(
+    reader: &mut CaptureReader<R>,
+    out: &mut (impl Write + Send),
+    json: bool,
+    limit: u64,
+    plan: Plan,
+) -> Outcome {
+    let read_side = Mutex::new(ReadSide {
+        reader,
+        read: 0,
+        limit,
+        carry: None,
+        seq: 0,
+        ended: false,
+        error: None,
+    });
+    let write_side = Mutex::new(WriteSide {
+        out,
+        next: 0,
+        waiting: Vec::new(),
+        spare: Vec::new(),
+        printed: 0,
+        sink: None,
+    });
+    let stop = AtomicBool::new(false);
+    let written = Condvar::new();
+    let work = || {
+        let mut stamper = Stamper::default();
+        let mut batch = Batch::new(plan.batch);
+        while !stop.load(Ordering::Relaxed) {
+            {
+                let mut rs = lock(&read_side);
+                if rs.ended && rs.carry.is_none() {
+                    break;
+                }
+                rs.fill(&mut batch, plan.batch);
+            }
+            if batch.found.is_empty() {
+                // Nothing read, but its place in the order must still be passed.
+                batch.lines.clear();
+            } else {
+                batch.format(json, &mut stamper);
+            }
+            let mut ws = lock(&write_side);
+            if !ws.submit(batch) {
+                stop.store(true, Ordering::Relaxed);
+            }
+            written.notify_all();
+            // A thread far ahead of the one with the next batch (descheduled, say) waits for it
+            // rather than holding ever more batches and read buffers.
+            while ws.waiting.len() >= MAX_WAITING && !stop.load(Ordering::Relaxed) {
+                ws = written.wait(ws).unwrap_or_else(PoisonError::into_inner);
+            }
+            batch = ws.spare.pop().unwrap_or_else(|| Batch::new(plan.batch));
+        }
+        // Whoever waits for this thread's batches has them all now.
+        written.notify_all();
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..plan.threads {
+            scope.spawn(work);
+        }
+        work();
+    });
+    let rs = read_side
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut ws = write_side
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    if ws.sink.is_none()
+        && let Err(e) = ws.out.flush()
+    {
+        ws.sink = Some(sink_error(e));
+    }
+    Outcome {
+        printed: ws.printed,
+        sink: ws.sink,
+        read_error: rs.error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use capture::{PcapNgWriter, PcapWriter, Timestamp};
+    use etherparse::PacketBuilder;
+
+    use super::*;
+
+    /// The `i`-th frame of a varied mix: TCP, UDP and ICMP over both IP versions, VLAN tags,
+    /// ARP, and a frame cut short.
+    fn frame(i: u32) -> Vec<u8> {
+        let eth = || PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        let a = [10, (i >> 8) as u8, i as u8, 1];
+        let mut v = Vec::new();
+        let built = match i % 7 {
+            0 => eth()
+                .ipv4(a, [10, 0, 0, 2], 64)
+                .tcp(40000 + (i % 50) as u16, 80, i, 502)
+                .ack(i / 3)
+                .write(&mut v, &[0x41; 20]),
+            1 => eth()
+                .ipv4(a, [10, 0, 0, 2], 64)
+                .udp(5353, 53)
+                .write(&mut v, &[0; 12]),
+            2 => eth()
+                .ipv6([0xfd; 16], [0xfe; 16], 64)
+                .tcp(1, 2, i, 9)
+                .syn()
+                .write(&mut v, &[]),
+            3 => eth()
+                .single_vlan(etherparse::VlanId::try_new((i % 4000) as u16 + 1).unwrap())
+                .ipv4(a, [10, 0, 0, 3], 64)
+                .icmpv4_echo_request(7, i as u16)
+                .write(&mut v, &[0; 24]),
+            4 => eth()
+                .ipv6([1; 16], [2; 16], 255)
+                .icmpv6_echo_reply(3, i as u16)
+                .write(&mut v, &[0; 8]),
+            5 => {
+                v.extend_from_slice(&[0xff; 6]);
+                v.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+                v.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1]);
+                v.extend_from_slice(&a);
+                v.extend_from_slice(&[0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
+                Ok(())
+            }
+            _ => {
+                let r = eth()
+                    .ipv4(a, [10, 0, 0, 4], 64)
+                    .tcp(9, 10, i, 3)
+                    .write(&mut v, &[1; 40]);
+                v.truncate(45);
+                r
+            }
+        };
+        built.unwrap();
+        v
+    }
+
+    /// A classic pcap of `n` packets, microsecond timestamps.
+    fn pcap(n: u32) -> Vec<u8> {
+        let mut w = PcapWriter::new(Vec::new(), LinkType::Ethernet, 65535, false).unwrap();
+        for i in 0..n {
+            let f = frame(i);
+            let ts = Timestamp::new(1_700_000_000 + i64::from(i / 1000), i % 1000 * 997_000);
+            w.write_packet(ts, f.len() as u32 + i % 3, &f).unwrap();
+        }
+        w.into_inner()
+    }
+
+    /// A pcapng of `n` packets on two interfaces, one with microsecond and one with nanosecond
+    /// timestamps, so that the fraction's digits change along the file.
+    fn pcapng(n: u32) -> Vec<u8> {
+        let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+        w.add_interface_with_resolution(LinkType::Ethernet, 65535, None, TsResolution::MICROS)
+            .unwrap();
+        w.add_interface_with_resolution(LinkType::Ethernet, 65535, None, TsResolution::NANOS)
+            .unwrap();
+        for i in 0..n {
+            let f = frame(i);
+            let iface = u32::from(i % 1000 < 300);
+            let ts = Timestamp::new(
+                1_700_000_000 + i64::from(i / 1000),
+                i * 7919 % 1_000_000_000,
+            );
+            w.write_packet(iface, ts, f.len() as u32, &f).unwrap();
+        }
+        w.into_inner()
+    }
+
+    /// Serves `data` in reads of at most `chunk` bytes, so that records are cut by the end of the
+    /// reader's buffer at many places.
+    struct Chunks<'a> {
+        data: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Chunks<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.chunk.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// Accepts `left` bytes, then fails with `kind`.
+    struct Fails {
+        out: Vec<u8>,
+        left: usize,
+        kind: io::ErrorKind,
+    }
+
+    impl Write for Fails {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if self.left == 0 {
+                return Err(self.kind.into());
+            }
+            let n = b.len().min(self.left);
+            self.out.extend_from_slice(&b[..n]);
+            self.left -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What one run printed, how many lines it counted, and how it ended.
+    fn run_with(
+        bytes: &[u8],
+        chunk: usize,
+        json: bool,
+        limit: u64,
+        plan: Plan,
+    ) -> (Vec<u8>, u64, String) {
+        let mut r = CaptureReader::new(Chunks { data: bytes, chunk }).unwrap();
+        let mut out = Vec::new();
+        let o = decode(&mut r, &mut out, json, limit, plan);
+        let end = format!("{:?} {:?}", o.sink, o.read_error.map(|e| e.to_string()));
+        (out, o.printed, end)
+    }
+
+    const PLANS: [Plan; 3] = [
+        Plan {
+            threads: 2,
+            batch: 4096,
+        },
+        Plan {
+            threads: 2,
+            batch: 61,
+        },
+        Plan {
+            threads: 3,
+            batch: 7,
+        },
+    ];
+
+    #[test]
+    fn threads_print_what_one_thread_prints() {
+        let pcap = pcap(30_000);
+        let ng = pcapng(20_000);
+        assert!(
+            pcap.len() > 2 << 20 && ng.len() > 1 << 20,
+            "{} {}",
+            pcap.len(),
+            ng.len()
+        );
+        // A cut last record, and a corrupt one in the middle of a pcapng.
+        let cut = &pcap[..pcap.len() - 30];
+        let mut bad = ng.clone();
+        let at = {
+            let mut r = CaptureReader::new(&ng[..]).unwrap();
+            let mut at = 0;
+            while let Some(p) = r.next_packet().unwrap() {
+                if p.number == 10_000 {
+                    at = p.offset as usize;
+                    break;
+                }
+            }
+            at
+        };
+        // The block's length, made one no block can have.
+        bad[at + 4..at + 8].copy_from_slice(&7u32.to_le_bytes());
+        for (name, bytes) in [
+            ("pcap", &pcap[..]),
+            ("pcapng", &ng),
+            ("cut", cut),
+            ("corrupt", &bad),
+        ] {
+            for json in [false, true] {
+                for limit in [u64::MAX, 0, 1, 4097, 12_345] {
+                    let want = run_with(bytes, 1 << 20, json, limit, Plan::SINGLE);
+                    if limit == u64::MAX && (name == "cut" || name == "corrupt") {
+                        assert!(want.2.contains("Some(\"record"), "{name}: {}", want.2);
+                    }
+                    for (plan, chunk) in PLANS.iter().zip([1 << 20, 9_999, 100_003]) {
+                        let got = run_with(bytes, chunk, json, limit, *plan);
+                        assert_eq!(got.1, want.1, "{name} json {json} limit {limit} {plan:?}");
+                        assert!(
+                            got.0 == want.0,
+                            "{name} json {json} limit {limit} {plan:?}: output differs"
+                        );
+                        assert_eq!(got.2, want.2, "{name} json {json} limit {limit} {plan:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_stops_quietly_and_other_write_errors_are_returned() {
+        let bytes = pcap(20_000);
+        let (all, _, _) = run_with(&bytes, 1 << 20, false, u64::MAX, Plan::SINGLE);
+        for plan in [Plan::SINGLE, PLANS[0], PLANS[2]] {
+            for (kind, left) in [
+                (io::ErrorKind::BrokenPipe, 1000),
+                (io::ErrorKind::Other, 300_000),
+            ] {
+                let mut r = CaptureReader::new(&bytes[..]).unwrap();
+                let mut out = Fails {
+                    out: Vec::new(),
+                    left,
+                    kind,
+                };
+                let o = decode(&mut r, &mut out, false, u64::MAX, plan);
+                match (kind, o.sink) {
+                    (io::ErrorKind::BrokenPipe, Some(Sink::Closed)) => {}
+                    (io::ErrorKind::Other, Some(Sink::Failed(e))) => assert_eq!(e.kind(), kind),
+                    (_, s) => panic!("{plan:?} {kind:?}: {s:?}"),
+                }
+                assert!(o.read_error.is_none());
+                assert_eq!(
+                    out.out,
+                    all[..left],
+                    "{plan:?}: what was written is the start"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_files_and_counts_stay_on_one_thread() {
+        assert_eq!(Plan::choose(Some(1 << 20), u64::MAX), Plan::SINGLE);
+        assert_eq!(Plan::choose(None, u64::MAX), Plan::SINGLE);
+        assert_eq!(Plan::choose(Some(1 << 30), 100), Plan::SINGLE);
+        let big = Plan::choose(Some(1 << 30), u64::MAX);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(big.threads > 1, cores > 1, "{big:?}");
     }
 }
