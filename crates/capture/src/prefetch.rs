@@ -14,9 +14,9 @@ pub(crate) fn block(bytes: &[u8], at: usize) {
     if let Some(block) = bytes.get(at..).and_then(|b| b.first_chunk::<256>()) {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         let p = block.as_ptr().cast::<i8>();
-        // SAFETY: `prefetcht0` has no effect the program can see and cannot fault (not even on
-        // an invalid address); SSE is in the x86_64 baseline; each address is that of a live
-        // byte of `block`.
+        // `prefetcht0` has no effect the program can see and cannot fault (not even on an
+        // invalid address), and SSE is in the x86_64 baseline.
+        // SAFETY: a hint only, on addresses of live bytes of `block`.
         unsafe {
             _mm_prefetch::<_MM_HINT_T0>(p);
             _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64));
