@@ -795,32 +795,30 @@ impl Worker {
         // A copy is parsed here only when an engine will look at it and no parse was made
         // before (or a rewrite could not keep it in step); otherwise the parse the ingress
         // stage or the actions made, kept up to date by the actions, stands.
-        {
-            let mut views = recycle(std::mem::take(&mut self.views));
-            let mut start = 0;
-            while start < total {
-                let end = (start + MAX_BATCH).min(total);
-                views.clear();
-                for e in &self.egress_list[start..end] {
-                    let b = frame_of(e.src);
-                    let i = usize::from(e.pkt);
-                    views.push(PacketView {
-                        stage: Stage::Egress,
-                        in_port: b.in_port,
-                        out_port: Some(e.port),
-                        frame: b.frame(),
-                        parsed: b.parsed(),
-                        key: &self.keys[i],
-                        meta: &b.meta,
-                        time_ns: batch.times[i],
-                    });
-                }
-                self.egress
-                    .run(&views, &mut self.egress_verdicts[start..end]);
-                start = end;
+        let mut views = recycle(std::mem::take(&mut self.views));
+        let mut start = 0;
+        while start < total {
+            let end = (start + MAX_BATCH).min(total);
+            views.clear();
+            for e in &self.egress_list[start..end] {
+                let b = frame_of(e.src);
+                let i = usize::from(e.pkt);
+                views.push(PacketView {
+                    stage: Stage::Egress,
+                    in_port: b.in_port,
+                    out_port: Some(e.port),
+                    frame: b.frame(),
+                    parsed: b.parsed(),
+                    key: &self.keys[i],
+                    meta: &b.meta,
+                    time_ns: batch.times[i],
+                });
             }
-            self.views = recycle(views);
+            self.egress
+                .run(&views, &mut self.egress_verdicts[start..end]);
+            start = end;
         }
+        self.views = recycle(views);
         for (k, e) in self.egress_list.iter().enumerate() {
             let b = frame_of(e.src);
             let i = usize::from(e.pkt);
