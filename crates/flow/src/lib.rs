@@ -2,14 +2,16 @@
 //! cache in front of a megaflow classifier, as Open vSwitch's dpif-netdev), the flow store, and
 //! the actions applied to packets.
 //!
-//! * [`FlowKey`] — 64 bytes built from a parsed frame in registers ([`FlowKey::extract`]);
-//!   [`FlowMask`] — which bits a megaflow matches; [`Wildcards`] — what the slow path read.
+//! * [`FlowKey`] — 64 bytes built in registers, straight from the bytes of a common frame
+//!   ([`FlowKey::from_frame`]) or from a full parse ([`FlowKey::extract`]); [`FlowMask`] —
+//!   which bits a megaflow matches; [`Wildcards`] — what the slow path read.
 //! * [`FlowTable`] — EMC + classifier + flow store: batched lookups, install with eviction,
 //!   idle expiry, revalidation after a policy change, counters.
 //! * [`Action`], [`execute`], [`PacketBuf`], [`OffloadMeta`] — rewrites with incremental
-//!   checksums, VLAN push/pop in the buffer's headroom, outputs in a fixed [`OutputSet`].
+//!   checksums, VLAN push/pop in the buffer's headroom, outputs in a fixed [`OutputSet`]; a
+//!   buffer's full parse is made only when first asked for ([`PacketBuf::parsed`]).
 //!
-//! The fast path (`extract`, `lookup_batch`, `actions`, `record`, `execute`) must never
+//! The fast path (`from_frame`, `extract`, `lookup_batch`, `hit`, `execute`) must never
 //! allocate, block or panic on any packet; `install` and `revalidate` are the slow path and
 //! may allocate. The only `unsafe` is a software prefetch hint (module `prefetch`).
 //!
@@ -29,7 +31,8 @@
 //! f[36..38].copy_from_slice(&53u16.to_be_bytes());
 //! f[38..40].copy_from_slice(&8u16.to_be_bytes());
 //! let mut buf = PacketBuf::from_frame(&f);
-//! let key = FlowKey::extract(1, buf.frame(), buf.parsed());
+//! let (key, _tcp_flags) = FlowKey::from_frame(1, buf.frame()).unwrap();
+//! assert_eq!(key, FlowKey::extract(1, buf.frame(), buf.parsed()));
 //!
 //! let mut table = FlowTable::new(FlowTableConfig::default());
 //! assert_eq!(table.lookup(&key), None); // miss: upcall
