@@ -771,58 +771,48 @@ impl Worker {
                 Src::Copy(c) => &copies[usize::from(c)],
             }
         };
-        if self.egress.is_empty() {
-            // No engine: every copy passes; the same checks and counts, without verdicts.
-            self.counters.egress_passed += total as u64;
-            let (mut tx_packets, mut tx_bytes) = (0u64, 0u64);
-            for e in &self.egress_list {
-                let b = frame_of(e.src);
-                let i = usize::from(e.pkt);
-                if !self.alive[i] {
-                    self.counters.drop(DropReason::Uninspected);
-                    continue;
-                }
-                tx_packets += 1;
-                tx_bytes += b.len() as u64;
-                sink.transmit(e.port, b.frame(), &b.meta, batch.times[i]);
-            }
-            self.counters.tx_packets += tx_packets;
-            self.counters.tx_bytes += tx_bytes;
-            return;
-        }
-        self.egress_verdicts.clear();
-        self.egress_verdicts.resize(total, Verdict::Pass);
+        // With no engine every copy passes: no verdicts to collect, the same checks and counts.
+        let engines = !self.egress.is_empty();
         // A copy is parsed here only when an engine will look at it and no parse was made
         // before (or a rewrite could not keep it in step); otherwise the parse the ingress
         // stage or the actions made, kept up to date by the actions, stands.
-        let mut views = recycle(std::mem::take(&mut self.views));
-        let mut start = 0;
-        while start < total {
-            let end = (start + MAX_BATCH).min(total);
-            views.clear();
-            for e in &self.egress_list[start..end] {
-                let b = frame_of(e.src);
-                let i = usize::from(e.pkt);
-                views.push(PacketView {
-                    stage: Stage::Egress,
-                    in_port: b.in_port,
-                    out_port: Some(e.port),
-                    frame: b.frame(),
-                    parsed: b.parsed(),
-                    key: &self.keys[i],
-                    meta: &b.meta,
-                    time_ns: batch.times[i],
-                });
+        if engines {
+            self.egress_verdicts.clear();
+            self.egress_verdicts.resize(total, Verdict::Pass);
+            let mut views = recycle(std::mem::take(&mut self.views));
+            let mut start = 0;
+            while start < total {
+                let end = (start + MAX_BATCH).min(total);
+                views.clear();
+                for e in &self.egress_list[start..end] {
+                    let b = frame_of(e.src);
+                    let i = usize::from(e.pkt);
+                    views.push(PacketView {
+                        stage: Stage::Egress,
+                        in_port: b.in_port,
+                        out_port: Some(e.port),
+                        frame: b.frame(),
+                        parsed: b.parsed(),
+                        key: &self.keys[i],
+                        meta: &b.meta,
+                        time_ns: batch.times[i],
+                    });
+                }
+                self.egress
+                    .run(&views, &mut self.egress_verdicts[start..end]);
+                start = end;
             }
-            self.egress
-                .run(&views, &mut self.egress_verdicts[start..end]);
-            start = end;
+            self.views = recycle(views);
         }
-        self.views = recycle(views);
         for (k, e) in self.egress_list.iter().enumerate() {
             let b = frame_of(e.src);
             let i = usize::from(e.pkt);
-            match self.egress_verdicts[k] {
+            let verdict = if engines {
+                self.egress_verdicts[k]
+            } else {
+                Verdict::Pass
+            };
+            match verdict {
                 Verdict::Pass => {}
                 Verdict::Alert(reason) => {
                     self.counters.egress_alerts += 1;
