@@ -81,10 +81,19 @@ impl Emc {
 
     #[inline(always)]
     fn positions(&self, h: u32) -> [usize; 2] {
-        [
-            (h & self.mask) as usize,
-            (h.rotate_right(self.shift) & self.mask) as usize,
-        ]
+        [self.first(h), self.second(h)]
+    }
+
+    /// The first of a key's two slots.
+    #[inline(always)]
+    fn first(&self, h: u32) -> usize {
+        (h & self.mask) as usize
+    }
+
+    /// The second of a key's two slots.
+    #[inline(always)]
+    fn second(&self, h: u32) -> usize {
+        (h.rotate_right(self.shift) & self.mask) as usize
     }
 
     /// Prefetches the lines a lookup of hash `h` will read.
@@ -114,8 +123,7 @@ impl Emc {
             }
             _ => None,
         };
-        hit((h & self.mask) as usize)
-            .or_else(|| hit((h.rotate_right(self.shift) & self.mask) as usize))
+        hit(self.first(h)).or_else(|| hit(self.second(h)))
     }
 
     /// Caches `key` -> flow `index` at `version`. `valid(index, version)` tells whether an
