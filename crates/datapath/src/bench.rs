@@ -161,21 +161,20 @@ fn pump(
 ) -> usize {
     let n = frames.len();
     let mut at = start;
+    // `in_port(at)`, stepped along with `at` (a division per packet is harness, not datapath).
+    let mut port = in_port(at as u32);
     let mut left = count;
     while left > 0 {
         let k = left.min(32) as usize;
         for _ in 0..k {
             *clock += 1;
-            batch.push(
-                &frames[at],
-                in_port(at as u32),
-                *clock,
-                0,
-                OffloadMeta::default(),
-            );
+            debug_assert_eq!(port, in_port(at as u32));
+            batch.push(&frames[at], port, *clock, 0, OffloadMeta::default());
             at += 1;
+            port = if port == 3 { 1 } else { port + 1 };
             if at == n {
                 at = 0;
+                port = in_port(0);
             }
         }
         w.process(batch, sink, &mut NoObserver);

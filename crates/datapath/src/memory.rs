@@ -10,7 +10,8 @@ use crate::config::Config;
 use crate::counters::DatapathCounters;
 use crate::inspect::Chain;
 use crate::pipeline::{
-    AlertNotice, Batch, DropNotice, Observer, SharedSlowPath, SlowPathGuard, TxSink, Worker,
+    AlertNotice, Batch, DropNotice, Observer, SharedSlowPath, SlowPathGuard, TxBurst, TxSink,
+    Worker,
 };
 use crate::port::PortId;
 use crate::slowpath::SlowPath;
@@ -67,6 +68,25 @@ impl TxSink for MemorySink {
         self.counts[p] += 1;
         if self.keep {
             self.frames[p].push(frame.to_vec());
+        }
+    }
+
+    fn transmit_burst(&mut self, burst: &TxBurst<'_>) {
+        if self.keep {
+            for p in burst.iter() {
+                self.transmit(p.port, p.frame, p.meta, p.time_ns);
+            }
+            return;
+        }
+        // Counting only: the benchmark's path.
+        for port in burst.ports() {
+            match self.counts.get_mut(usize::from(port)) {
+                Some(c) => *c += 1,
+                None => {
+                    self.counts.resize(usize::from(port) + 1, 0);
+                    self.counts[usize::from(port)] += 1;
+                }
+            }
         }
     }
 }

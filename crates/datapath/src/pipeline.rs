@@ -188,8 +188,65 @@ impl Default for Batch {
 pub trait TxSink {
     /// Sends one frame out of `port`.
     fn transmit(&mut self, port: PortId, frame: &[u8], meta: &OffloadMeta, time_ns: u64);
+    /// Sends a burst of a batch's packets, in order. The default hands each to
+    /// [`TxSink::transmit`]; sinks that can send many at once (counters, `sendmmsg`, a ring)
+    /// override it and save a call per packet.
+    fn transmit_burst(&mut self, burst: &TxBurst<'_>) {
+        for p in burst.iter() {
+            self.transmit(p.port, p.frame, p.meta, p.time_ns);
+        }
+    }
     /// Called after every batch, so sinks can hand a batch on at once.
     fn flush(&mut self) {}
+}
+
+/// One packet of a [`TxBurst`].
+#[derive(Debug, Clone, Copy)]
+pub struct TxPacket<'a> {
+    pub port: PortId,
+    pub frame: &'a [u8],
+    pub meta: &'a OffloadMeta,
+    pub time_ns: u64,
+}
+
+/// Packets of one batch leaving together: each is a slot of the batch and its output port.
+#[derive(Debug, Clone, Copy)]
+pub struct TxBurst<'a> {
+    bufs: &'a [PacketBuf],
+    times: &'a [u64],
+    list: &'a [(u8, PortId)],
+}
+
+impl<'a> TxBurst<'a> {
+    /// Number of packets.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// True when the burst is empty.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The output port of each packet, in order (a sink that only counts needs no more).
+    pub fn ports(&self) -> impl ExactSizeIterator<Item = PortId> + 'a {
+        self.list.iter().map(|&(_, port)| port)
+    }
+
+    /// The packets, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = TxPacket<'a>> + 'a {
+        let (bufs, times) = (self.bufs, self.times);
+        self.list.iter().map(move |&(slot, port)| {
+            let slot = usize::from(slot);
+            let b = &bufs[slot];
+            TxPacket {
+                port,
+                frame: b.frame(),
+                meta: &b.meta,
+                time_ns: times[slot],
+            }
+        })
+    }
 }
 
 /// A dropped packet, as reported to an [`Observer`].
@@ -398,6 +455,8 @@ impl Worker {
             let b = &batch.bufs[i];
             rx_bytes += b.len() as u64;
             if let Some((key, flags)) = FlowKey::from_frame(b.in_port, b.frame()) {
+                // Hashed while the key is still in registers, and its exact-match lines
+                // requested now, a whole stage before the lookup reads them.
                 self.alive[i] = true;
                 self.keys[i] = key;
                 self.tcp_flags[i] = flags;
@@ -421,7 +480,8 @@ impl Worker {
                 continue;
             }
             self.alive[i] = true;
-            self.keys[i] = FlowKey::extract(b.in_port, b.frame(), p);
+            let key = FlowKey::extract(b.in_port, b.frame(), p);
+            self.keys[i] = key;
             self.tcp_flags[i] = p.tcp_flags;
             live += 1;
         }
@@ -670,7 +730,9 @@ impl Worker {
     ) -> bool {
         let mut to_slow_path = false;
         let direct = self.egress.is_empty();
-        let (mut direct_packets, mut direct_bytes) = (0u64, 0u64);
+        // Packets sent straight from here, as one burst at the end of the stage.
+        let mut burst = [(0u8, 0 as PortId); MAX_BATCH];
+        let (mut direct_packets, mut direct_bytes) = (0usize, 0u64);
         let n = if upcalled {
             self.decided.len()
         } else {
@@ -695,9 +757,8 @@ impl Worker {
                 let actions = self.table.hit(id, len, self.tcp_flags[k], batch.times[k]);
                 if let [Action::Output(port)] = actions {
                     // The commonest flow by far: one output, no rewrite.
-                    if direct && self.egress_list.is_empty() {
-                        let b = &batch.bufs[k];
-                        sink.transmit(*port, b.frame(), &b.meta, batch.times[k]);
+                    if direct && self.egress_list.is_empty() && direct_packets < MAX_BATCH {
+                        burst[direct_packets] = (k as u8, *port);
                         direct_packets += 1;
                         direct_bytes += u64::from(len);
                         continue;
@@ -750,11 +811,21 @@ impl Worker {
                 });
             }
         }
-        // Transmitted without an egress list entry: both egress counts and the transmit.
-        self.counters.egress_inspected += direct_packets;
-        self.counters.egress_passed += direct_packets;
-        self.counters.tx_packets += direct_packets;
-        self.counters.tx_bytes += direct_bytes;
+        if direct_packets > 0 {
+            // Before anything in the egress list: every packet of the burst came earlier in
+            // the batch than the first packet listed there.
+            sink.transmit_burst(&TxBurst {
+                bufs: &batch.bufs,
+                times: &batch.times,
+                list: &burst[..direct_packets],
+            });
+            // Transmitted without an egress list entry: both egress counts and the transmit.
+            let d = direct_packets as u64;
+            self.counters.egress_inspected += d;
+            self.counters.egress_passed += d;
+            self.counters.tx_packets += d;
+            self.counters.tx_bytes += direct_bytes;
+        }
         to_slow_path
     }
 
