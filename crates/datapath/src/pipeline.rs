@@ -36,7 +36,7 @@ use crate::counters::{DatapathCounters, DropReason};
 use crate::inspect::{Chain, PacketView, Reason, Stage, Verdict};
 use crate::port::PortId;
 use crate::reject;
-use crate::slowpath::SlowPath;
+use crate::slowpath::{Decision, SlowPath};
 
 /// Size of every packet buffer: a 64 KB GSO super-frame plus headroom for tags and tunnels.
 pub const BUF_SIZE: usize = 65_535 + 256;
@@ -304,6 +304,28 @@ struct Egress {
     port: PortId,
 }
 
+/// An upcalled packet of the batch: its slot, the flow installed for it (if any) and the
+/// range of its actions in `Worker::decided_actions`.
+#[derive(Debug, Clone, Copy)]
+struct Decided {
+    slot: u8,
+    flow: Option<FlowId>,
+    actions: (u32, u32),
+}
+
+/// A flow installed by an earlier upcall of the batch.
+#[derive(Debug, Clone, Copy)]
+struct BatchInstall {
+    masked: FlowKey,
+    /// `masked.hash()`: told apart before the keys are compared.
+    hash: u32,
+    /// Index in `Worker::batch_masks`.
+    mask: u8,
+    priority: u32,
+    /// Index in `Worker::decided`.
+    decided: u8,
+}
+
 /// One datapath worker.
 pub struct Worker {
     id: usize,
@@ -332,10 +354,16 @@ pub struct Worker {
     lookup_out: [Option<FlowId>; MAX_BATCH],
     /// Packets whose flow says "to slow path": decided afresh, nothing installed.
     no_install: [bool; MAX_BATCH],
-    /// This batch's upcalled packets: slot, the flow installed (if any), the decided actions.
-    decided: Vec<(u8, Option<FlowId>, Vec<Action>)>,
-    /// Flows this batch's upcalls installed: masked key, mask, priority, index in `decided`.
-    batch_installs: Vec<(FlowKey, FlowMask, u32, usize)>,
+    /// This batch's upcalled packets: slot, the flow installed (if any), and where its actions
+    /// are in `decided_actions`.
+    decided: Vec<Decided>,
+    /// The actions of every decision of this batch, one after the other (no list per packet).
+    decided_actions: Vec<Action>,
+    /// The slow path's answer, reused from one upcall to the next.
+    decision: Decision,
+    /// Flows this batch's upcalls installed, and their distinct masks.
+    batch_installs: Vec<BatchInstall>,
+    batch_masks: Vec<FlowMask>,
     outputs: OutputSet,
     egress_list: Vec<Egress>,
     egress_verdicts: Vec<Verdict>,
@@ -400,8 +428,11 @@ impl Worker {
             lookup_idx: [0; MAX_BATCH],
             lookup_out: [None; MAX_BATCH],
             no_install: [false; MAX_BATCH],
-            decided: Vec::new(),
+            decided: Vec::with_capacity(MAX_BATCH),
+            decided_actions: Vec::with_capacity(MAX_BATCH * 4),
+            decision: Decision::empty(),
             batch_installs: Vec::with_capacity(MAX_BATCH),
+            batch_masks: Vec::with_capacity(MAX_BATCH),
             outputs: OutputSet::new(),
             egress_list: Vec::with_capacity(MAX_BATCH * 4),
             egress_verdicts: Vec::with_capacity(MAX_BATCH * 4),
@@ -637,7 +668,9 @@ impl Worker {
     fn upcall_stage(&mut self, batch: &Batch, now: u64, obs: &mut dyn Observer) {
         let n = batch.len;
         self.decided.clear();
+        self.decided_actions.clear();
         self.batch_installs.clear();
+        self.batch_masks.clear();
         let slow = Arc::clone(&self.slow);
         let mut sp = slow.lock();
         for i in 0..n {
@@ -648,23 +681,20 @@ impl Worker {
             // The packet missed the table as it was before this batch, so only a flow installed
             // for an earlier packet of this batch can match it now: check those (at most 31)
             // instead of probing the whole table again.
-            if !self.no_install[i] {
-                let key = &self.keys[i];
-                let earlier = self
-                    .batch_installs
-                    .iter()
-                    .filter(|(masked, mask, _, _)| mask.apply(key) == *masked)
-                    .max_by_key(|(_, _, prio, _)| *prio)
-                    .map(|(_, _, _, k)| *k);
-                if let Some(k) = earlier {
-                    let (_, id, ref actions) = self.decided[k];
-                    let actions = actions.clone();
-                    self.decided.push((i as u8, id, actions));
-                    continue;
-                }
+            if !self.no_install[i]
+                && let Some(k) = self.installed_this_batch(i)
+            {
+                let Decided { flow, actions, .. } = self.decided[k];
+                self.decided.push(Decided {
+                    slot: i as u8,
+                    flow,
+                    actions,
+                });
+                continue;
             }
             self.counters.upcalls += 1;
-            let Some(d) = sp.upcall(&self.keys[i], batch.times[i].max(now)) else {
+            let d = &mut self.decision;
+            if !sp.upcall_into(&self.keys[i], batch.times[i].max(now), d) {
                 self.alive[i] = false;
                 self.counters.drop(DropReason::UpcallMeter);
                 let b = &batch.bufs[i];
@@ -679,39 +709,85 @@ impl Worker {
                     stage: None,
                 });
                 continue;
-            };
+            }
+            let start = self.decided_actions.len() as u32;
+            self.decided_actions.extend_from_slice(&d.actions);
+            let actions = (start, self.decided_actions.len() as u32);
             if self.no_install[i] {
-                self.decided.push((i as u8, None, d.actions));
+                self.decided.push(Decided {
+                    slot: i as u8,
+                    flow: None,
+                    actions,
+                });
                 continue;
             }
             let evicted_before = self.table.counters().evictions;
-            match self.table.install(
-                &self.keys[i],
-                &d.mask,
-                d.priority,
-                &d.actions,
-                d.generation,
-                now,
-            ) {
+            let key = &self.keys[i];
+            match self
+                .table
+                .install(key, &d.mask, d.priority, &d.actions, d.generation, now)
+            {
                 Ok(id) => {
                     self.counters.flows_installed += 1;
-                    self.batch_installs.push((
-                        d.mask.apply(&self.keys[i]),
-                        d.mask,
-                        d.priority,
-                        self.decided.len(),
-                    ));
-                    self.decided.push((i as u8, Some(id), d.actions));
+                    let mask = match self.batch_masks.iter().position(|m| *m == d.mask) {
+                        Some(m) => m,
+                        None => {
+                            self.batch_masks.push(d.mask);
+                            self.batch_masks.len() - 1
+                        }
+                    };
+                    let masked = d.mask.apply(key);
+                    self.batch_installs.push(BatchInstall {
+                        hash: masked.hash(),
+                        masked,
+                        mask: mask as u8,
+                        priority: d.priority,
+                        decided: self.decided.len() as u8,
+                    });
+                    self.decided.push(Decided {
+                        slot: i as u8,
+                        flow: Some(id),
+                        actions,
+                    });
                 }
                 Err(_) => {
                     self.counters.install_failures += 1;
-                    self.decided.push((i as u8, None, d.actions));
+                    self.decided.push(Decided {
+                        slot: i as u8,
+                        flow: None,
+                        actions,
+                    });
                 }
             }
             self.counters.flows_evicted += self.table.counters().evictions - evicted_before;
         }
         drop(sp);
         // Our own learning raised the generation; the flows just installed carry it already.
+    }
+
+    /// The entry of `decided` whose flow, installed earlier in this batch, matches packet `i`
+    /// (the highest priority one). Each distinct mask is applied to the key once, and the
+    /// installs are told apart by hash before their keys are compared.
+    fn installed_this_batch(&self, i: usize) -> Option<usize> {
+        if self.batch_installs.is_empty() {
+            return None;
+        }
+        let key = &self.keys[i];
+        let mut best: Option<(u32, usize)> = None;
+        for (m, mask) in self.batch_masks.iter().enumerate() {
+            let masked = mask.apply(key);
+            let hash = masked.hash();
+            for e in &self.batch_installs {
+                if e.hash == hash
+                    && usize::from(e.mask) == m
+                    && e.masked == masked
+                    && best.is_none_or(|(p, _)| e.priority > p)
+                {
+                    best = Some((e.priority, usize::from(e.decided)));
+                }
+            }
+        }
+        best.map(|(_, k)| k)
     }
 
     /// Runs the actions of the packets that hit (`upcalled == false`) or of those the slow
@@ -741,14 +817,20 @@ impl Worker {
         for k in 0..n {
             let len;
             let actions: &[Action] = if upcalled {
-                let (i, id, ref acts) = self.decided[k];
-                len = batch.bufs[usize::from(i)].len() as u32;
-                if let Some(id) = id {
-                    let i = usize::from(i);
+                let Decided {
+                    slot,
+                    flow,
+                    actions: (start, end),
+                } = self.decided[k];
+                let i = usize::from(slot);
+                len = batch.bufs[i].len() as u32;
+                if let Some(id) = flow {
                     self.table
                         .record(id, len, self.tcp_flags[i], batch.times[i]);
                 }
-                acts
+                self.decided_actions
+                    .get(start as usize..end as usize)
+                    .unwrap_or_default()
             } else {
                 let Some(id) = self.flows[k].filter(|_| self.alive[k]) else {
                     continue;
@@ -780,7 +862,7 @@ impl Worker {
                 actions
             };
             let i = if upcalled {
-                usize::from(self.decided[k].0)
+                usize::from(self.decided[k].slot)
             } else {
                 k
             };

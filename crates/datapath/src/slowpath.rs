@@ -48,6 +48,20 @@ pub struct Decision {
     pub unknown_destination: Option<(u16, u16, [u8; 6])>,
 }
 
+impl Decision {
+    /// A decision to fill with [`SlowPath::decide_into`] or [`SlowPath::upcall_into`].
+    pub fn empty() -> Decision {
+        Decision {
+            actions: Vec::new(),
+            mask: FlowMask::CATCHALL,
+            priority: SWITCH_PRIORITY,
+            generation: 0,
+            drop: None,
+            unknown_destination: None,
+        }
+    }
+}
+
 /// Counters of the slow path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SlowPathCounters {
@@ -184,11 +198,19 @@ impl SlowPath {
     /// Handles one upcall: meters it, learns, decides. `None` when the meter refused it (the
     /// packet is dropped, nothing is installed).
     pub fn upcall(&mut self, key: &FlowKey, now: u64) -> Option<Decision> {
+        let mut d = Decision::empty();
+        self.upcall_into(key, now, &mut d).then_some(d)
+    }
+
+    /// [`SlowPath::upcall`] into a decision the caller keeps from one upcall to the next (its
+    /// action list is reused, so a decision allocates nothing). False when the meter refused
+    /// the upcall (`d` is then left as it was).
+    pub fn upcall_into(&mut self, key: &FlowKey, now: u64, d: &mut Decision) -> bool {
         self.counters.upcalls += 1;
         let in_port = key.in_port();
         if !self.meter.admit(in_port, now) {
             self.counters.upcalls_refused += 1;
-            return None;
+            return false;
         }
         if let Some(port) = self.ports.get(in_port)
             && let Some(vlan) = port.vlan.admit(key.vlan().map(|tci| tci & 0x0fff))
@@ -197,9 +219,10 @@ impl SlowPath {
             match self.fdb.learn(port.bridge as u16, vlan, src, in_port, now) {
                 Learned::New => {
                     self.counters.macs_learnt += 1;
-                    if self
-                        .flooded_unknown
-                        .remove(&(port.bridge as u16, vlan, src))
+                    if !self.flooded_unknown.is_empty()
+                        && self
+                            .flooded_unknown
+                            .remove(&(port.bridge as u16, vlan, src))
                     {
                         self.generation += 1;
                     }
@@ -211,8 +234,8 @@ impl SlowPath {
                 Learned::Refreshed | Learned::Ignored => {}
             }
         }
-        let d = self.decide(key, now);
-        self.note_decision(&d);
+        self.decide_into(key, now, d);
+        self.note_decision(d);
         match &d.drop {
             Some(_) => self.counters.dropped += 1,
             None if d
@@ -226,64 +249,66 @@ impl SlowPath {
             }
             None => self.counters.unicast += 1,
         }
-        Some(d)
+        true
     }
 
     /// Decides what to do with packets of `key`, without learning. Used for upcalls (after
     /// learning) and to revalidate installed flows.
     pub fn decide(&self, key: &FlowKey, now: u64) -> Decision {
+        let mut d = Decision::empty();
+        self.decide_into(key, now, &mut d);
+        d
+    }
+
+    /// [`SlowPath::decide`] into `d`, reusing its action list.
+    pub fn decide_into(&self, key: &FlowKey, now: u64, d: &mut Decision) {
         let mut wc = Wildcards::new();
-        let generation = self.generation();
-        let drop = |wc: &Wildcards, reason: flow::DropReason| Decision {
-            actions: vec![Action::Drop(reason)],
-            mask: wc.mask(),
-            priority: SWITCH_PRIORITY,
-            generation,
-            drop: Some(reason),
-            unknown_destination: None,
+        d.actions.clear();
+        d.priority = SWITCH_PRIORITY;
+        d.generation = self.generation();
+        d.drop = None;
+        d.unknown_destination = None;
+        let drop = |d: &mut Decision, wc: &Wildcards, reason: flow::DropReason| {
+            d.actions.clear();
+            d.actions.push(Action::Drop(reason));
+            d.mask = wc.mask();
+            d.drop = Some(reason);
         };
         wc.read(Field::InPort);
         let in_port = key.in_port();
         let Some(port) = self.ports.get(in_port) else {
-            return drop(&wc, flow::DropReason::UnknownPort);
+            return drop(d, &wc, flow::DropReason::UnknownPort);
         };
         wc.read(Field::Vlan);
         let tag = key.vlan().map(|tci| tci & 0x0fff);
         let Some(vlan) = port.vlan.admit(tag) else {
-            return drop(&wc, flow::DropReason::VlanNotAllowed);
+            return drop(d, &wc, flow::DropReason::VlanNotAllowed);
         };
         // The source MAC is read for learning: a new source must come up to be learnt.
         wc.read(Field::DlSrc);
         let src = key.dl_src();
         if src[0] & 1 != 0 {
-            return drop(&wc, flow::DropReason::InvalidSourceMac);
+            return drop(d, &wc, flow::DropReason::InvalidSourceMac);
         }
         wc.read(Field::DlDst);
         let dst = key.dl_dst();
         let bridge = port.bridge;
         // The frame's tag state on input: a priority tag (VID 0) is kept as it came.
         let wire_tag = key.vlan();
-        let mut actions = Vec::new();
         if dst[0] & 1 == 0
             && let Some(out) = self.fdb.lookup(bridge as u16, vlan, dst, now)
         {
             if out == in_port {
-                return drop(&wc, flow::DropReason::Hairpin);
+                return drop(d, &wc, flow::DropReason::Hairpin);
             }
             if let Some(op) = self.ports.get(out)
                 && op.bridge == bridge
                 && let Some(egress) = op.vlan.egress(vlan)
             {
-                retag(&mut actions, wire_tag, egress);
-                actions.push(Action::Output(out));
-                return Decision {
-                    actions,
-                    mask: wc.mask(),
-                    priority: SWITCH_PRIORITY,
-                    generation,
-                    drop: None,
-                    unknown_destination: None,
-                };
+                retag(&mut d.actions, wire_tag, egress);
+                d.actions.push(Action::Output(out));
+                d.mask = wc.mask();
+                return;
             }
             // The learnt port cannot carry this VLAN any more: flood instead.
         }
@@ -303,7 +328,7 @@ impl SlowPath {
             }
         }
         if untagged.is_empty() && tagged.is_empty() {
-            return drop(&wc, flow::DropReason::NoDestination);
+            return drop(d, &wc, flow::DropReason::NoDestination);
         }
         let groups: [(Option<u16>, &Vec<PortId>); 2] = if wire_tag.is_some() {
             [(Some(vlan), &tagged), (None, &untagged)]
@@ -315,18 +340,12 @@ impl SlowPath {
             if ports.is_empty() {
                 continue;
             }
-            retag(&mut actions, state, egress);
+            retag(&mut d.actions, state, egress);
             state = egress.map(|v| v & 0x0fff);
-            actions.extend(ports.iter().map(|&p| Action::Output(p)));
+            d.actions.extend(ports.iter().map(|&p| Action::Output(p)));
         }
-        Decision {
-            actions,
-            mask: wc.mask(),
-            priority: SWITCH_PRIORITY,
-            generation,
-            drop: None,
-            unknown_destination,
-        }
+        d.mask = wc.mask();
+        d.unknown_destination = unknown_destination;
     }
 }
 

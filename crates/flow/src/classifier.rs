@@ -88,6 +88,17 @@ impl Hasher for MaskHasher {
 
 type MaskMap = HashMap<FlowMask, u32, BuildHasherDefault<MaskHasher>>;
 
+/// Where a masked key is or would go in the classifier ([`Classifier::locate`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Location {
+    masked: FlowKey,
+    hash: u32,
+    /// The mask's subtable, if it exists.
+    subtable: Option<u32>,
+    /// The flow installed with this masked key and mask, if any.
+    pub(crate) found: Option<u32>,
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     hash: u32,
@@ -279,31 +290,57 @@ impl Classifier {
         self.order.len()
     }
 
-    /// True when a flow with `mask` can be inserted (its subtable exists or may be created).
-    pub(crate) fn has_room_for(&self, mask: &FlowMask) -> bool {
-        self.by_mask.contains_key(mask) || self.order.len() < MAX_SUBTABLES
+    /// The index of the flow installed with exactly this masked key and mask.
+    #[cfg(test)]
+    pub(crate) fn find(&self, key: &FlowKey, mask: &FlowMask) -> Option<u32> {
+        self.locate(key, mask).found
     }
 
-    /// The index of the flow installed with exactly this masked key and mask.
-    pub(crate) fn find(&self, key: &FlowKey, mask: &FlowMask) -> Option<u32> {
-        let st = self.subtables.get(*self.by_mask.get(mask)? as usize)?;
+    /// Where `key & mask` is or would go: one mask-map lookup and one hash, shared by the
+    /// check for an existing flow and the insert that follows it ([`Classifier::insert_at`]).
+    pub(crate) fn locate(&self, key: &FlowKey, mask: &FlowMask) -> Location {
         let masked = mask.apply(key);
-        let h = self.seed.hash_key(&masked);
-        let m = st.smask();
-        let mut pos = h as usize & m;
-        loop {
-            let s = st.slots.get(pos)?;
-            if s.idx == 0 {
-                return None;
-            }
-            if s.hash == h && self.keys.get(s.idx as usize - 1) == Some(&masked) {
-                return Some(s.idx - 1);
-            }
-            pos = (pos + 1) & m;
+        let hash = self.seed.hash_key(&masked);
+        let subtable = self.by_mask.get(mask).copied();
+        let found = subtable
+            .and_then(|sid| self.subtables.get(sid as usize))
+            .and_then(|st| {
+                let m = st.smask();
+                let mut pos = hash as usize & m;
+                loop {
+                    let s = st.slots.get(pos)?;
+                    if s.idx == 0 {
+                        return None;
+                    }
+                    if s.hash == hash && self.keys.get(s.idx as usize - 1) == Some(&masked) {
+                        return Some(s.idx - 1);
+                    }
+                    pos = (pos + 1) & m;
+                }
+            });
+        Location {
+            masked,
+            hash,
+            subtable,
+            found,
         }
     }
 
+    /// True when `loc` may still be passed to [`Classifier::insert_at`] after flows were
+    /// removed since it was made: its subtable, if it had one, is still there. (Removals only
+    /// free slots; the insert probes afresh.)
+    pub(crate) fn still_valid(&self, loc: &Location) -> bool {
+        loc.subtable
+            .is_none_or(|sid| self.subtables.get(sid as usize).is_some_and(|st| st.live))
+    }
+
+    /// True when a flow at `loc` can be inserted (its subtable exists or may be created).
+    pub(crate) fn has_room_at(&self, loc: &Location) -> bool {
+        loc.subtable.is_some() || self.order.len() < MAX_SUBTABLES
+    }
+
     /// Inserts flow `index` (not currently inserted) as `key & mask` with `priority`.
+    #[cfg(test)]
     pub(crate) fn insert(
         &mut self,
         index: u32,
@@ -311,13 +348,25 @@ impl Classifier {
         mask: &FlowMask,
         priority: u32,
     ) -> Result<(), TooManySubtables> {
-        let sid = match self.by_mask.get(mask) {
-            Some(s) => *s,
+        let loc = self.locate(key, mask);
+        self.insert_at(index, &loc, mask, priority)
+    }
+
+    /// [`Classifier::insert`] at a [`Classifier::locate`] answer made for the same key and
+    /// mask, with nothing inserted or removed since.
+    pub(crate) fn insert_at(
+        &mut self,
+        index: u32,
+        loc: &Location,
+        mask: &FlowMask,
+        priority: u32,
+    ) -> Result<(), TooManySubtables> {
+        let sid = match loc.subtable {
+            Some(s) => s,
             None => self.create_subtable(mask)?,
         };
         self.reserve_index(index);
-        let masked = mask.apply(key);
-        let hash = self.seed.hash_key(&masked);
+        let (masked, hash) = (loc.masked, loc.hash);
         if let (Some(k), Some(m)) = (
             self.keys.get_mut(index as usize),
             self.meta.get_mut(index as usize),

@@ -452,7 +452,8 @@ impl FlowTable {
         if self.max_flows == 0 {
             return Err(InstallError::Full { max_flows: 0 });
         }
-        if let Some(idx) = self.cls.find(key, mask) {
+        let mut loc = self.cls.locate(key, mask);
+        if let Some(idx) = loc.found {
             let old = self.cls.priority(idx);
             if old != priority {
                 self.forget_priority(old);
@@ -474,16 +475,22 @@ impl FlowTable {
                 version: h.version,
             });
         }
-        if !self.cls.has_room_for(mask) {
+        if !self.cls.has_room_at(&loc) {
             return Err(InstallError::TooManySubtables {
                 max: crate::classifier::MAX_SUBTABLES,
             });
         }
-        while self.len >= self.max_flows {
-            if !self.evict_one() {
-                return Err(InstallError::Full {
-                    max_flows: self.max_flows,
-                });
+        if self.len >= self.max_flows {
+            while self.len >= self.max_flows {
+                if !self.evict_one() {
+                    return Err(InstallError::Full {
+                        max_flows: self.max_flows,
+                    });
+                }
+            }
+            // An eviction may have emptied (and freed) the subtable `loc` names.
+            if !self.cls.still_valid(&loc) {
+                loc = self.cls.locate(key, mask);
             }
         }
         let index = match self.free.pop() {
@@ -494,7 +501,7 @@ impl FlowTable {
                 (self.hot.len() - 1) as u32
             }
         };
-        if self.cls.insert(index, key, mask, priority).is_err() {
+        if self.cls.insert_at(index, &loc, mask, priority).is_err() {
             self.free.push(index);
             return Err(InstallError::TooManySubtables {
                 max: crate::classifier::MAX_SUBTABLES,
@@ -914,6 +921,22 @@ mod tests {
         assert_eq!((t.len(), t.actions(a)), (1, OUT2));
         assert_eq!(t.stats(a).unwrap().packets, 1);
         assert_eq!(t.counters().install_updates, 1);
+    }
+
+    #[test]
+    fn an_install_whose_eviction_frees_its_own_subtable_still_lands() {
+        // One flow at most: the second install of the same mask evicts the first, the
+        // subtable's only flow, which frees the subtable the install had looked up.
+        let mut t = FlowTable::new(cfg(64, 1, 1));
+        let mask = FlowMask::CATCHALL.with(Field::InPort);
+        let a = t.install(&key(1, [1; 4], 1), &mask, 0, OUT1, 0, 0).unwrap();
+        let b = t.install(&key(2, [1; 4], 1), &mask, 0, OUT2, 0, 0).unwrap();
+        assert!(!t.contains(a));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.lookup(&key(2, [9; 4], 7)), Some(b));
+        assert_eq!(t.lookup(&key(1, [1; 4], 1)), None);
+        assert_eq!(t.actions(b), OUT2);
+        assert_eq!(t.subtable_count(), 1);
     }
 
     #[test]
