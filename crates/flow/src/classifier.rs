@@ -276,6 +276,12 @@ impl Classifier {
         }
     }
 
+    /// Reserves capacity for `n` flows without touching it.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.keys.reserve_exact(n);
+        self.meta.reserve_exact(n);
+    }
+
     /// Reserves room for flow indices below `n` (slow path).
     pub(crate) fn reserve_index(&mut self, index: u32) {
         let need = index as usize + 1;
@@ -659,8 +665,9 @@ impl Classifier {
                     + s.priorities.len() * 4 * size_of::<u32>()
             })
             .sum();
-        self.keys.capacity() * size_of::<FlowKey>()
-            + self.meta.capacity() * size_of::<EntryMeta>()
+        // Slots in use: capacity reserved up front is not touched, hence not resident.
+        self.keys.len() * size_of::<FlowKey>()
+            + self.meta.len() * size_of::<EntryMeta>()
             + subs
             + self.by_mask.capacity() * (size_of::<FlowMask>() + 2 * size_of::<u32>())
             + self.order.capacity() * size_of::<Rank>()

@@ -207,6 +207,10 @@ struct FlowHot {
 
 const _: () = assert!(size_of::<FlowHot>() == 64);
 
+/// Flows a table reserves address space for when it is made (about 150 bytes each, committed
+/// only as flows arrive); a table allowed more grows past this by doubling.
+pub const RESERVED_FLOWS: usize = 1 << 22;
+
 /// The answer for a stale id: let the slow path decide again.
 static STALE_ACTIONS: [Action; 1] = [Action::ToSlowPath];
 
@@ -240,14 +244,20 @@ impl FlowTable {
             0 => 0,
             n => u32::MAX / n,
         };
+        let max_flows = cfg.max_flows.min(u32::MAX as usize - 1);
+        // Address space for the flows up front (up to RESERVED_FLOWS), so that filling the
+        // table never copies it: pages are committed as flows first use them.
+        let reserve = max_flows.min(RESERVED_FLOWS);
+        let mut cls = Classifier::new(seed);
+        cls.reserve(reserve);
         FlowTable {
             cfg,
-            max_flows: cfg.max_flows.min(u32::MAX as usize - 1),
+            max_flows,
             seed,
             emc: Emc::new(cfg.emc_entries),
-            cls: Classifier::new(seed),
-            hot: Vec::new(),
-            generation: Vec::new(),
+            cls,
+            hot: Vec::with_capacity(reserve),
+            generation: Vec::with_capacity(reserve),
             free: Vec::new(),
             len: 0,
             clock_hand: 0,
@@ -745,7 +755,8 @@ impl FlowTable {
     }
 
     /// Approximate heap and inline bytes used by the table (EMC, classifier, flow store,
-    /// action lists). Divide by `len()` for bytes per flow.
+    /// action lists): flow slots in use, not the address space reserved for more (never
+    /// touched, so not resident). Divide by `len()` for bytes per flow.
     pub fn memory_bytes(&self) -> usize {
         let actions: usize = self
             .hot
@@ -755,8 +766,8 @@ impl FlowTable {
         size_of::<FlowTable>()
             + self.emc.memory_bytes()
             + self.cls.memory_bytes()
-            + self.hot.capacity() * size_of::<FlowHot>()
-            + self.generation.capacity() * size_of::<u64>()
+            + self.hot.len() * size_of::<FlowHot>()
+            + self.generation.len() * size_of::<u64>()
             + self.free.capacity() * size_of::<u32>()
             + self.priorities.len() * 4 * size_of::<u32>()
             + actions
