@@ -9,8 +9,10 @@
 //!   100k and 1M do not, so those are megaflow hits behind a thrashing cache, as in OVS);
 //! * `megaflow S/first|last`: the exact-match cache off, S subtables, the traffic's subtable
 //!   probed first or last (pinned by priority), M = 1000 megaflows in all;
-//! * `setup`: every packet a new flow (a new source MAC): upcall, MAC learning, decision,
-//!   install, then forwarding.
+//! * `setup`: every packet a new flow: upcall, MAC learning, decision, install, then
+//!   forwarding. Two kinds: new pairs of K client and K server MACs (K² flows; each client's
+//!   MAC is learnt by its first flow and refreshed by the rest, as on a busy host), and a new
+//!   source MAC per flow (a MAC flood: the FDB grows as large as the flow table).
 //!
 //! Timing is wall-clock over whole passes (no per-packet timer), repeated; the median and the
 //! minimum are reported. Nothing here is asserted: figures go to BENCHMARKS.md.
@@ -24,7 +26,7 @@ use crate::config::{Config, PortConfig};
 use crate::inspect::Chain;
 use crate::memory::MemorySink;
 use crate::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
-use crate::port::{PortKind, VlanMode};
+use crate::port::{PortId, PortKind, VlanMode};
 use crate::slowpath::SlowPath;
 
 /// One measured case.
@@ -83,10 +85,20 @@ fn client_mac(i: u32) -> [u8; 6] {
     [2, 0x10, b[0], b[1], b[2], b[3]]
 }
 
+fn server_mac(i: u32) -> [u8; 6] {
+    let b = i.to_be_bytes();
+    [2, 0xee, b[0], b[1], b[2], b[3] ^ 1]
+}
+
 /// A 64-byte frame of flow `i`: client MAC i -> the server, IPv4, TCP or UDP.
 fn frame(i: u32) -> [u8; 64] {
+    frame_to(i, SERVER)
+}
+
+/// A 64-byte frame of flow `i` to the MAC `dst`.
+fn frame_to(i: u32, dst: [u8; 6]) -> [u8; 64] {
     let mut f = [0u8; 64];
-    f[0..6].copy_from_slice(&SERVER);
+    f[0..6].copy_from_slice(&dst);
     f[6..12].copy_from_slice(&client_mac(i));
     f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
     let ip = &mut f[14..34];
@@ -148,33 +160,50 @@ fn in_port(i: u32) -> u16 {
     1 + (i % 3) as u16
 }
 
-/// Sends `frames[order]` through `w`, `count` packets starting at `start`; returns the next
-/// start. Time advances 1 ns per packet so no flow idles out.
+/// Frames and the port each arrives on.
+struct Traffic {
+    frames: Vec<[u8; 64]>,
+    ports: Vec<PortId>,
+}
+
+impl Traffic {
+    /// Flow `i` from client `i` (on port `in_port(i)`) to the one server.
+    fn clients(n: u32) -> Traffic {
+        Traffic {
+            frames: (0..n).map(frame).collect(),
+            ports: (0..n).map(in_port).collect(),
+        }
+    }
+}
+
+/// Sends the traffic's frames through `w`, `count` packets starting at `start` (wrapping);
+/// returns the next start. Time advances 1 ns per packet so no flow idles out.
 fn pump(
     w: &mut Worker,
     batch: &mut Batch,
     sink: &mut MemorySink,
-    frames: &[[u8; 64]],
+    traffic: &Traffic,
     start: usize,
     count: u64,
     clock: &mut u64,
 ) -> usize {
-    let n = frames.len();
+    let n = traffic.frames.len().min(traffic.ports.len());
     let mut at = start;
-    // `in_port(at)`, stepped along with `at` (a division per packet is harness, not datapath).
-    let mut port = in_port(at as u32);
     let mut left = count;
     while left > 0 {
         let k = left.min(32) as usize;
         for _ in 0..k {
             *clock += 1;
-            debug_assert_eq!(port, in_port(at as u32));
-            batch.push(&frames[at], port, *clock, 0, OffloadMeta::default());
+            batch.push(
+                &traffic.frames[at],
+                traffic.ports[at],
+                *clock,
+                0,
+                OffloadMeta::default(),
+            );
             at += 1;
-            port = if port == 3 { 1 } else { port + 1 };
             if at == n {
                 at = 0;
-                port = in_port(0);
             }
         }
         w.process(batch, sink, &mut NoObserver);
@@ -200,7 +229,7 @@ fn learn_server(w: &mut Worker, batch: &mut Batch, sink: &mut MemorySink) {
 }
 
 fn bench_hits(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
-    let frames: Vec<[u8; 64]> = (0..flows as u32).map(frame).collect();
+    let frames = Traffic::clients(flows as u32);
     let cfg = config(flows, true);
     let mut w = worker(&cfg);
     let mut batch = Batch::new();
@@ -283,7 +312,7 @@ fn bench_megaflow(
     out: &mut Vec<BenchResult>,
 ) {
     let per = total / subtables;
-    let frames: Vec<[u8; 64]> = (0..per).map(frame).collect();
+    let frames = Traffic::clients(per);
     let cfg = config(total as usize, false);
     let mut w = worker(&cfg);
     let mut batch = Batch::new();
@@ -371,17 +400,49 @@ fn bench_megaflow(
     });
 }
 
-fn bench_setup(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
-    let frames: Vec<[u8; 64]> = (0..flows as u32).map(frame).collect();
+/// How the flows of the setup case differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setup {
+    /// Every flow a new pair of known-to-be-active MACs: K clients each talking to K servers
+    /// (K = the square root of the flow count), as on a busy host whose VMs open new
+    /// conversations. The slow path refreshes the client's MAC and installs a megaflow.
+    Pairs,
+    /// Every flow from a new source MAC (a MAC flood): the slow path also learns a MAC per
+    /// flow, in an FDB as large as the flow table.
+    NewMacs,
+}
+
+fn bench_setup(opts: &BenchOptions, flows: usize, kind: Setup, out: &mut Vec<BenchResult>) {
+    let k = (flows as f64).sqrt().ceil() as u32;
+    let traffic = match kind {
+        Setup::NewMacs => Traffic::clients(flows as u32),
+        Setup::Pairs => {
+            // Client-major: each client's first flow learns it, the rest refresh it.
+            let (mut frames, mut ports) = (Vec::with_capacity(flows), Vec::with_capacity(flows));
+            'all: for c in 0..k {
+                for s in 0..k {
+                    if frames.len() == flows {
+                        break 'all;
+                    }
+                    frames.push(frame_to(c, server_mac(s)));
+                    ports.push(in_port(c));
+                }
+            }
+            Traffic { frames, ports }
+        }
+    };
     let cfg = config(flows, true);
     let mut samples = Vec::new();
     let mut installed = 0;
     for _ in 0..opts.reps {
-        // A fresh worker and slow path per repetition (not timed): every packet is new.
+        // A fresh worker and slow path per repetition (not timed): every flow is new.
         let mut w = worker(&cfg);
         let mut batch = Batch::new();
         let mut sink = MemorySink::new(false);
         learn_server(&mut w, &mut batch, &mut sink);
+        if kind == Setup::Pairs {
+            learn_servers(&mut w, &mut batch, &mut sink, k);
+        }
         let mut clock = 1;
         let before = w.counters().flows_installed;
         let t = Instant::now();
@@ -389,7 +450,7 @@ fn bench_setup(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
             &mut w,
             &mut batch,
             &mut sink,
-            &frames,
+            &traffic,
             0,
             flows as u64,
             &mut clock,
@@ -400,7 +461,10 @@ fn bench_setup(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
     }
     let (median_ns, min_ns) = stats(&mut samples);
     out.push(BenchResult {
-        case: "setup".into(),
+        case: match kind {
+            Setup::Pairs => format!("setup ({k}x{k} MACs)"),
+            Setup::NewMacs => "setup (new MAC each)".into(),
+        },
         flows,
         megaflows: installed as usize,
         packets_per_rep: flows as u64,
@@ -410,6 +474,21 @@ fn bench_setup(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
         emc_hit_rate: 0.0,
         bytes_per_flow: None,
     });
+}
+
+/// Teaches the switch `k` servers on port 0 (one broadcast frame from each; not timed).
+fn learn_servers(w: &mut Worker, batch: &mut Batch, sink: &mut MemorySink, k: u32) {
+    for s in 0..k {
+        let mut f = frame_to(0, [0xff; 6]);
+        f[6..12].copy_from_slice(&server_mac(s));
+        batch.push(&f, 0, 0, 0, OffloadMeta::default());
+        if batch.is_full() {
+            w.process(batch, sink, &mut NoObserver);
+            batch.clear();
+        }
+    }
+    w.process(batch, sink, &mut NoObserver);
+    batch.clear();
 }
 
 /// Runs every case (or those matching `opts.only`), calling `done` after each.
@@ -435,10 +514,15 @@ pub fn run(opts: &BenchOptions, done: &mut dyn FnMut(&BenchResult)) -> Vec<Bench
             report(&mut out, n);
         }
     }
-    if wanted("setup") {
-        let n = out.len();
-        bench_setup(opts, opts.max_flows, &mut out);
-        report(&mut out, n);
+    for (kind, name) in [
+        (Setup::Pairs, "setup pairs"),
+        (Setup::NewMacs, "setup new-macs"),
+    ] {
+        if wanted(name) {
+            let n = out.len();
+            bench_setup(opts, opts.max_flows, kind, &mut out);
+            report(&mut out, n);
+        }
     }
     out
 }
@@ -472,7 +556,10 @@ mod tests {
         assert_eq!(r.len(), seen);
         assert!(r.iter().any(|r| r.case == "emc" && r.emc_hit_rate > 0.9));
         assert!(r.iter().any(|r| r.case.starts_with("megaflow 10/last")));
-        let setup = r.iter().find(|r| r.case == "setup").unwrap();
-        assert_eq!(setup.megaflows, 2048);
+        let setups: Vec<_> = r.iter().filter(|r| r.case.starts_with("setup")).collect();
+        assert_eq!(setups.len(), 2);
+        for s in setups {
+            assert_eq!(s.megaflows, 2048, "{s:?}");
+        }
     }
 }
