@@ -508,7 +508,10 @@ pub fn run(opts: &BenchOptions, done: &mut dyn FnMut(&BenchResult)) -> Vec<Bench
         }
     }
     for (s, last) in [(1, false), (10, false), (10, true), (50, false), (50, true)] {
-        if wanted("megaflow") {
+        if wanted(&format!(
+            "megaflow {s}/{}",
+            if last { "last" } else { "first" }
+        )) {
             let n = out.len();
             bench_megaflow(opts, s, last, 1000, &mut out);
             report(&mut out, n);
