@@ -77,6 +77,6 @@ pub use emc::MAX_EMC_ENTRIES;
 pub use gso::{GsoError, segment};
 pub use key::{Field, FlowKey, FlowMask, HashSeed, NwFrag, TrackedKey, Wildcards};
 pub use table::{
-    FlowId, FlowStats, FlowTable, FlowTableConfig, FlowTableCounters, FlowView, InstallError,
-    RevalidateStats, Revalidation,
+    FlowId, FlowStats, FlowTable, FlowTableConfig, FlowTableCounters, FlowView, HitActions,
+    InstallError, RevalidateStats, Revalidation,
 };
