@@ -70,6 +70,7 @@ pub use linktype::{
 };
 pub use reader::{CaptureFormat, CaptureReader, InterfaceInfo, Packet};
 pub use shared::SharedBytes;
+pub use source::CaptureFile;
 pub use timestamp::{Timestamp, TsResolution};
 pub use wire::LinkType;
 pub use writer::{PcapNgWriter, PcapWriter};

@@ -13,13 +13,13 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::ops::Range;
 use std::path::Path;
 
 use wire::LinkType;
 
-use crate::source::Source;
+use crate::source::{CaptureFile, Source};
 use crate::{
     CaptureError, MAX_BLOCK_LEN, MAX_CAPLEN, SharedBytes, Timestamp, TsResolution,
     linktype_from_raw,
@@ -189,14 +189,15 @@ impl<R> fmt::Debug for CaptureReader<R> {
     }
 }
 
-impl CaptureReader<BufReader<File>> {
-    /// Opens a capture file and reads its header.
+impl CaptureReader<CaptureFile> {
+    /// Opens a capture file and reads its header. The kernel is asked for the file's pages a few
+    /// MiB ahead of the reads ([`CaptureFile`]).
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let file = File::open(path).map_err(|source| CaptureError::Open {
             path: path.to_owned(),
             source,
         })?;
-        Self::new(BufReader::new(file))
+        Self::new(CaptureFile::new(file))
     }
 }
 
@@ -400,6 +401,99 @@ impl<R: Read> CaptureReader<R> {
         }))
     }
 
+    /// The packets after the last one delivered that lie wholly in the reader's buffer already,
+    /// at most `max`, each passed to `each` with where its bytes start in
+    /// [`CaptureReader::shared_bytes`]; returns how many. They are the packets, numbers and
+    /// offsets that as many calls of [`CaptureReader::next_packet`] would deliver, without the
+    /// checks those make for a read, an error or a pcapng block: this stops (returning 0 if it
+    /// is the first) at the first record that needs any of that, for `next_packet` to handle.
+    /// So a caller alternates the two, and the buffer never changes during a call: every packet
+    /// it delivers lies in the one buffer.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use capture::{CaptureReader, LinkType, PcapWriter, Timestamp};
+    /// let mut w = PcapWriter::new(Vec::new(), LinkType::Ethernet, 65535, false)?;
+    /// for i in 0..10 {
+    ///     w.write_packet(Timestamp::new(i, 0), 60, &[i as u8; 60])?;
+    /// }
+    /// let bytes = w.into_inner();
+    ///
+    /// let mut r = CaptureReader::new(&bytes[..])?;
+    /// let first = r.next_packet()?.expect("a packet").number;
+    /// let mut seen = vec![first];
+    /// let held = r.shared_bytes().clone();
+    /// let n = r.next_buffered(usize::MAX, |p, at| {
+    ///     assert_eq!(&held[at..at + 60], p.data);
+    ///     seen.push(p.number);
+    /// });
+    /// assert_eq!((n, seen), (9, (1..=10).collect::<Vec<u64>>()));
+    /// assert!(r.next_packet()?.is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn next_buffered(&mut self, max: usize, each: impl FnMut(&Packet<'_>, usize)) -> usize {
+        let CaptureFormat::Pcap { nanos, .. } = self.format else {
+            return 0;
+        };
+        if self.finished {
+            return 0;
+        }
+        // The byte order is settled once for the run rather than at every field.
+        match (self.big_endian, nanos) {
+            (false, false) => self.buffered_records::<false, false>(max, each),
+            (false, true) => self.buffered_records::<false, true>(max, each),
+            (true, false) => self.buffered_records::<true, false>(max, each),
+            (true, true) => self.buffered_records::<true, true>(max, each),
+        }
+    }
+
+    /// [`CaptureReader::next_buffered`] for a pcap file in byte order `BE`, with nanosecond
+    /// timestamps when `NANOS`.
+    #[inline(always)]
+    fn buffered_records<const BE: bool, const NANOS: bool>(
+        &mut self,
+        max: usize,
+        mut each: impl FnMut(&Packet<'_>, usize),
+    ) -> usize {
+        let link = self
+            .interfaces
+            .first()
+            .map_or(LinkType::Ethernet, |i| i.link);
+        let mut n = 0;
+        while n < max {
+            let available = self.src.available();
+            let Some(h) = available.first_chunk::<16>() else {
+                break;
+            };
+            let [secs, frac, caplen, orig_len] = [0, 4, 8, 12].map(|at| u32_at(h, at, BE));
+            let total = 16 + caplen as usize;
+            if caplen > MAX_CAPLEN || total > available.len() {
+                break;
+            }
+            let timestamp = pcap_timestamp(secs, frac, NANOS);
+            let offset = self.src.offset();
+            let data_at = self.src.position() + 16;
+            self.src.consume(total);
+            self.records += 1;
+            self.packets += 1;
+            self.last = data_at..data_at + caplen as usize;
+            let data = self.src.buffer().get(self.last.clone()).unwrap_or(&[]);
+            let packet = Packet {
+                number: self.packets,
+                offset,
+                timestamp,
+                caplen,
+                orig_len,
+                interface: 0,
+                link,
+                data,
+            };
+            each(&packet, data_at);
+            n += 1;
+        }
+        n
+    }
+
     /// One classic pcap packet record.
     #[inline]
     fn pcap_record(&mut self, nanos: bool) -> Result<Option<PacketAt>, CaptureError> {
@@ -437,16 +531,7 @@ impl<R: Read> CaptureReader<R> {
                 have: have.saturating_sub(16) as u64,
             });
         }
-        // A fraction of a second or more (a sloppy writer) carries into the seconds.
-        let (carry, nanos) = if nanos {
-            (frac / 1_000_000_000, frac % 1_000_000_000)
-        } else {
-            (frac / 1_000_000, frac % 1_000_000 * 1000)
-        };
-        let timestamp = Timestamp {
-            secs: i64::from(secs) + i64::from(carry),
-            nanos,
-        };
+        let timestamp = pcap_timestamp(secs, frac, nanos);
         let link = self
             .interfaces
             .first()
@@ -744,6 +829,21 @@ fn parse_idb(
     Ok(info)
 }
 
+/// A pcap record's time: `frac` is in microseconds, or nanoseconds when `nanos`; a fraction of a
+/// second or more (a sloppy writer) carries into the seconds.
+#[inline(always)]
+fn pcap_timestamp(secs: u32, frac: u32, nanos: bool) -> Timestamp {
+    let (carry, nanos) = if nanos {
+        (frac / 1_000_000_000, frac % 1_000_000_000)
+    } else {
+        (frac / 1_000_000, frac % 1_000_000 * 1000)
+    };
+    Timestamp {
+        secs: i64::from(secs) + i64::from(carry),
+        nanos,
+    }
+}
+
 /// Checks the block-total-length copy at `at` against the leading one.
 fn check_trailer(
     bytes: &[u8],
@@ -788,6 +888,7 @@ fn corrupt(record: u64, offset: u64, what: String) -> CaptureError {
 }
 
 /// A `u16` at `at`; callers check the length first, so the zero fallback is never used.
+#[inline(always)]
 pub(crate) fn u16_at(b: &[u8], at: usize, be: bool) -> u16 {
     let v = b
         .get(at..)
@@ -802,6 +903,7 @@ pub(crate) fn u16_at(b: &[u8], at: usize, be: bool) -> u16 {
 }
 
 /// A `u32` at `at`; callers check the length first, so the zero fallback is never used.
+#[inline(always)]
 pub(crate) fn u32_at(b: &[u8], at: usize, be: bool) -> u32 {
     let v = b
         .get(at..)
@@ -1665,5 +1767,109 @@ mod tests {
             reads < total / (128 * 1024) + 4,
             "{reads} reads for {total} bytes"
         );
+    }
+
+    /// Serves at most `chunk` bytes per read, so that records are cut by the end of the buffer.
+    struct Dribble<'a> {
+        data: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Dribble<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.chunk.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// Every packet, from `next_buffered` (at most `max` a call) wherever it delivers and from
+    /// `next_packet` otherwise; checks that each buffered one lies where it says; the count of
+    /// buffered ones.
+    fn read_mixed<R: Read>(
+        r: &mut CaptureReader<R>,
+        max: usize,
+    ) -> (Vec<Owned>, Option<CaptureError>, usize) {
+        let (mut out, mut buffered) = (Vec::new(), 0);
+        loop {
+            let held = r.shared_bytes().clone();
+            let n = r.next_buffered(max, |p, at| {
+                assert_eq!(&held[at..at + p.caplen as usize], p.data);
+                out.push(Owned::from(*p));
+            });
+            assert!(n <= max);
+            buffered += n;
+            match r.next_packet() {
+                Ok(Some(p)) => out.push(Owned::from(p)),
+                Ok(None) => return (out, None, buffered),
+                Err(e) => return (out, Some(e), buffered),
+            }
+        }
+    }
+
+    #[test]
+    fn buffered_packets_are_the_packets_next_packet_delivers() {
+        for (be, nanos) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut p = Pcap::new(be, nanos, 65535, 1);
+            for i in 0..600u32 {
+                // Now and then a fraction of a second or more, which carries into the seconds.
+                let frac = if i % 97 == 0 { 2_500_000_123 } else { i * 1234 };
+                let len = (i as usize * 37) % 300;
+                p.packet(
+                    1_700_000_000 + i,
+                    frac,
+                    len as u32 + i % 3,
+                    &frame(len, i as u8),
+                );
+            }
+            let good = p.out.clone();
+            // Cut in the middle of the last record, and an absurd length in the middle.
+            let cut = &good[..good.len() - 5];
+            let mut absurd = good.clone();
+            let at = {
+                let mut r = CaptureReader::new(&good[..]).unwrap();
+                while r.next_packet().unwrap().unwrap().number < 300 {}
+                r.offset() as usize
+            };
+            absurd[at + 8..at + 12].copy_from_slice(&if be {
+                (MAX_CAPLEN + 1).to_be_bytes()
+            } else {
+                (MAX_CAPLEN + 1).to_le_bytes()
+            });
+            for bytes in [&good[..], cut, &absurd] {
+                let (want, want_err) = read_bytes(bytes);
+                for chunk in [7, 1000, 65_536, usize::MAX] {
+                    for max in [1, 3, usize::MAX] {
+                        let mut r = CaptureReader::new(Dribble { data: bytes, chunk }).unwrap();
+                        let (got, err, buffered) = read_mixed(&mut r, max);
+                        assert!(got == want, "be {be} nanos {nanos} chunk {chunk} max {max}");
+                        assert_eq!(
+                            err.map(|e| e.to_string()),
+                            want_err.as_ref().map(|e| e.to_string())
+                        );
+                        // A reader that serves little at a time leaves nothing buffered.
+                        if chunk > 1000 {
+                            assert!(buffered >= got.len() / 2, "{buffered} of {}", got.len());
+                        }
+                        assert!(r.next_packet().unwrap().is_none());
+                        assert_eq!(r.next_buffered(max, |_, _| panic!("after the end")), 0);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pcapng_packets_are_never_buffered() {
+        let mut n = Ng::new(false);
+        n.shb(false);
+        n.idb(1, 65535, &[]);
+        for i in 0..10 {
+            n.epb(0, i, 60, &frame(60, i as u8));
+        }
+        let mut r = CaptureReader::new(&n.out[..]).unwrap();
+        let (got, err, buffered) = read_mixed(&mut r, usize::MAX);
+        assert_eq!((got.len(), err.is_none(), buffered), (10, true, 0));
     }
 }

@@ -8,6 +8,7 @@
 //! issue a read per record when the data is already buffered, and never trust a `Read` that
 //! claims more bytes than it was given room for.
 
+use std::fs::File;
 use std::io::{self, Read};
 
 use crate::shared::{SharedBytes, Spares};
@@ -264,6 +265,25 @@ mod tests {
         assert_eq!(s.position(), 0, "compacted before reading");
     }
 
+    #[test]
+    fn capture_file_reads_the_file_through_its_hints() {
+        let data: Vec<u8> = (0..3 * HINT_AHEAD + 12_345)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &data).unwrap();
+        std::io::Seek::rewind(&mut f).unwrap();
+        let mut s = Source::new(CaptureFile::new(f));
+        let mut read = Vec::new();
+        while s.fill(1).unwrap() > 0 {
+            read.extend_from_slice(s.available());
+            let n = s.available().len();
+            s.consume(n);
+        }
+        assert!(read == data);
+        assert!(s.get_ref().hinted >= data.len() as u64);
+    }
+
     /// A reader that lies about how much it wrote must not corrupt the bookkeeping.
     struct Liar;
     impl Read for Liar {
@@ -277,5 +297,46 @@ mod tests {
         let mut s = Source::new(Liar);
         assert_eq!(s.fill(1).unwrap(), INITIAL_BUFFER);
         assert_eq!(s.available().len(), INITIAL_BUFFER);
+    }
+}
+
+/// Bytes of a [`CaptureFile`] asked for ahead of its reads, at least.
+const HINT_AHEAD: u64 = 32 << 20;
+/// Bytes asked for at a time.
+const HINT_STEP: u64 = 8 << 20;
+
+/// A capture file read front to back, as [`CaptureReader::open`](crate::CaptureReader::open)
+/// reads it: a [`File`] that asks the kernel for the next few MiB ahead of its reads, so that the
+/// parts of a file not in the page cache come from the disk while the bytes before them are
+/// decoded, rather than in the reads. The bytes are the file's either way.
+#[derive(Debug)]
+pub struct CaptureFile {
+    file: File,
+    /// Bytes read so far, and how far the kernel has been asked for.
+    at: u64,
+    hinted: u64,
+}
+
+impl CaptureFile {
+    /// `file`, read from its current position (its start, once just opened).
+    pub fn new(file: File) -> Self {
+        CaptureFile {
+            file,
+            at: 0,
+            hinted: 0,
+        }
+    }
+}
+
+impl Read for CaptureFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.hinted < self.at + HINT_AHEAD {
+            let from = self.hinted.max(self.at);
+            crate::prefetch::file_range(&self.file, from, HINT_STEP);
+            self.hinted = from + HINT_STEP;
+        }
+        let n = self.file.read(buf)?;
+        self.at += n as u64;
+        Ok(n)
     }
 }

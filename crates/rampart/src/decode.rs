@@ -9,9 +9,12 @@
 //! A file of a few MiB or more is decoded on every core ([`decode_parallel`]): each thread in
 //! turn takes the reader to walk the next read buffer's records, then formats those packets in
 //! place (the buffer is shared, not copied: [`capture::SharedBytes`]) while another thread reads,
-//! and the batches of lines are written in file order. Smaller files, and `--count` below a few
-//! thousand, stay on one thread ([`decode_serial`]), where starting threads would cost more than
-//! they save. The output is the same bytes either way.
+//! and the batches of lines are written in file order. The walk takes the records that lie whole
+//! in the buffer in one go ([`CaptureReader::next_buffered`], no per-record read checks), so a
+//! thread holds the reader mostly for the `read` itself, and one waiting for it spins a little
+//! before it sleeps ([`lock_spinning`]). Smaller files, and `--count` below a few thousand, stay
+//! on one thread ([`decode_serial`]), where starting threads would cost more than they save. The
+//! output is the same bytes either way.
 //!
 //! It must never allocate per packet or panic on any input. Packets read before a read error are
 //! all printed, then the error (which names the file) is returned. When the reader of standard
@@ -65,7 +68,7 @@ use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use capture::{CaptureError, CaptureReader, SharedBytes, TsResolution};
 use clap::Args;
@@ -119,6 +122,7 @@ const OUT_BUFFER: usize = 256 * 1024;
 
 /// Appends the line for one packet (text or JSON, newline included) to `line`, and returns the
 /// range of `line` that holds the timestamp.
+#[inline]
 pub(crate) fn format_record(line: &mut Line<'_>, rec: &Record<'_>, json_out: bool) -> Range<usize> {
     let parsed = wire::parse_link(rec.data, rec.link);
     if json_out {
@@ -437,6 +441,9 @@ impl<R: Read> ReadSide<'_, R> {
                 self.ended = true;
                 break;
             }
+            if self.fill_buffered(batch, max) > 0 {
+                continue;
+            }
             let (found, number) = match self.reader.next_packet() {
                 Ok(Some(p)) => {
                     let found = Found {
@@ -483,6 +490,43 @@ impl<R: Read> ReadSide<'_, R> {
         }
         batch.seq = self.seq;
         self.seq += 1;
+    }
+
+    /// Adds to `batch` (up to `max` packets) those that lie wholly in the reader's buffer
+    /// already, without the per-packet checks of a read ([`CaptureReader::next_buffered`]);
+    /// returns how many.
+    fn fill_buffered(&mut self, batch: &mut Batch, max: usize) -> usize {
+        if batch
+            .held
+            .as_ref()
+            .is_some_and(|h| !SharedBytes::same(h, self.reader.shared_bytes()))
+        {
+            return 0;
+        }
+        let room = max
+            .saturating_sub(batch.found.len())
+            .min(usize::try_from(self.limit - self.read).unwrap_or(usize::MAX));
+        let digits = digits_for(self.reader, 0);
+        let (found, mut first) = (&mut batch.found, None);
+        let n = self.reader.next_buffered(room, |p, at| {
+            first.get_or_insert(p.number);
+            found.push(Found {
+                at,
+                caplen: p.caplen,
+                orig_len: p.orig_len,
+                interface: p.interface,
+                nanos: p.timestamp.nanos,
+                secs: p.timestamp.secs,
+                link: p.link,
+                digits,
+            });
+        });
+        self.read += n as u64;
+        if let (None, Some(first)) = (&batch.held, first) {
+            batch.held = Some(self.reader.shared_bytes().clone());
+            batch.first = first;
+        }
+        n
     }
 }
 
@@ -531,6 +575,27 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Locks `m`, first trying for a while without sleeping: the reading side is held for the read
+/// and walk of one buffer (tens of microseconds), and a thread put to sleep for that long on a
+/// virtual machine's CPU may wake up much later than the lock is let go.
+fn lock_spinning<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    for _ in 0..LOCK_SPINS {
+        match m.try_lock() {
+            Ok(g) => return g,
+            Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                for _ in 0..16 {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    }
+    lock(m)
+}
+
+/// Tries of [`lock_spinning`] before it sleeps: some 100 microseconds.
+const LOCK_SPINS: usize = 400;
+
 /// Every thread (the calling one and `plan.workers - 1` more) takes the reader in turn to fill a
 /// batch with the next packets (descriptors, [`Found`]: where in the reader's buffer the bytes
 /// are, nothing copied; the batch holds the buffer), formats it with its own caches and
@@ -569,7 +634,7 @@ fn decode_parallel<R: Read + Send>(
         let mut batch = Batch::new(plan.batch);
         while !stop.load(Ordering::Relaxed) {
             {
-                let mut rs = lock(&read_side);
+                let mut rs = lock_spinning(&read_side);
                 if rs.ended && rs.carry.is_none() {
                     break;
                 }
@@ -804,16 +869,26 @@ mod tests {
         };
         // The block's length, made one no block can have.
         bad[at + 4..at + 8].copy_from_slice(&7u32.to_le_bytes());
+        // A pcap record in the middle with a length past the limit: where the packets already
+        // in the buffer stop and the error comes from the checked read.
+        let mut absurd = pcap.clone();
+        let at = {
+            let mut r = CaptureReader::new(&pcap[..]).unwrap();
+            while r.next_packet().unwrap().unwrap().number < 15_000 {}
+            r.offset() as usize
+        };
+        absurd[at + 8..at + 12].copy_from_slice(&(capture::MAX_CAPLEN + 1).to_le_bytes());
         for (name, bytes) in [
             ("pcap", &pcap[..]),
             ("pcapng", &ng),
             ("cut", cut),
             ("corrupt", &bad),
+            ("absurd", &absurd),
         ] {
             for json in [false, true] {
                 for limit in [u64::MAX, 0, 1, 4097, 12_345] {
                     let want = run_with(bytes, 1 << 20, json, limit, Plan::SINGLE);
-                    if limit == u64::MAX && (name == "cut" || name == "corrupt") {
+                    if limit == u64::MAX && matches!(name, "cut" | "corrupt" | "absurd") {
                         assert!(want.2.contains("Some(\"record"), "{name}: {}", want.2);
                     }
                     for (plan, chunk) in PLANS.iter().zip([1 << 20, 9_999, 100_003]) {

@@ -606,14 +606,7 @@ impl Stamper {
             (true, secs.unsigned_abs() - 1, 1_000_000_000 - nanos)
         };
         if self.key != Some((neg, whole)) {
-            let mut line = Line::new(&mut self.stamp.text);
-            if neg {
-                line.push(b'-');
-            }
-            line.u(whole);
-            line.push(b'.');
-            self.prefix_len = line.len();
-            self.key = Some((neg, whole));
+            self.new_second(neg, whole);
         }
         // At most 21 bytes of prefix, so the fraction's chunks fit the 32.
         let at = self.prefix_len;
@@ -634,6 +627,20 @@ impl Stamper {
         };
         self.stamp.len = len.min(32) as u8;
         &self.stamp
+    }
+
+    /// Writes the sign and whole seconds, and the dot, for the packets of a new second.
+    #[cold]
+    #[inline(never)]
+    fn new_second(&mut self, neg: bool, whole: u64) {
+        let mut line = Line::new(&mut self.stamp.text);
+        if neg {
+            line.push(b'-');
+        }
+        line.u(whole);
+        line.push(b'.');
+        self.prefix_len = line.len();
+        self.key = Some((neg, whole));
     }
 }
 

@@ -252,7 +252,15 @@ fn ipv6_line(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     truncation_suffix(l, p);
 }
 
+/// The marker of a packet cut short, if it is.
+#[inline(always)]
 fn truncation_suffix(l: &mut Line<'_>, p: &ParsedPacket) {
+    if p.truncated.is_some() {
+        truncation_marker(l, p);
+    }
+}
+
+fn truncation_marker(l: &mut Line<'_>, p: &ParsedPacket) {
     let marker = match p.truncated {
         Some(Layer::Transport) => match p.l4 {
             L4::Tcp => " [|tcp]",
@@ -337,6 +345,25 @@ const TCP_FLAGS: [([u8; 8], u8); 256] = {
     t
 };
 
+/// `Flags [LETTERS]` for each value of the low eight flag bits (see [`TCP_FLAGS`]), and its length.
+const TCP_FLAGS_TEXT: [([u8; 16], u8); 256] = {
+    let mut t = [([0u8; 16], 0u8); 256];
+    let mut flags = 0;
+    while flags < 256 {
+        let (letters, n) = TCP_FLAGS[flags];
+        let mut text = *b"Flags [\0\0\0\0\0\0\0\0\0";
+        let mut i = 0;
+        while i < n as usize {
+            text[7 + i] = letters[i];
+            i += 1;
+        }
+        text[7 + i] = b']';
+        t[flags] = (text, 8 + n);
+        flags += 1;
+    }
+    t
+};
+
 /// tcpdump's flag letters (see [`TCP_FLAGS`]).
 fn tcp_flags(l: &mut Line<'_>, flags: u16) {
     let (text, n) = TCP_FLAGS[usize::from(flags & 0xff)];
@@ -353,9 +380,8 @@ fn tcp_body(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
         l.s("[|tcp]");
         return;
     };
-    l.s("Flags [");
-    tcp_flags(l, p.tcp_flags);
-    l.push(b']');
+    let (text, n) = TCP_FLAGS_TEXT[usize::from(p.tcp_flags & 0xff)];
+    l.put(text, usize::from(n));
     let data_len = fields::l4_len(p).saturating_sub(t.hdr_len);
     // Like tcpdump: a sequence number only when it means something (data, SYN, FIN or RST).
     if data_len > 0 || p.tcp_flags & 0x007 != 0 {
@@ -393,7 +419,34 @@ fn tcp_body(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
     l.u(data_len as u64);
 }
 
-fn tcp_options(l: &mut Line<'_>, mut o: &[u8]) {
+fn tcp_options(l: &mut Line<'_>, o: &[u8]) {
+    // The two layouts Linux sends, written without walking them: on every segment of a flow
+    // with timestamps, and on its SYNs.
+    if let Ok(&[1, 1, 8, 10, ts @ ..]) = <&[u8; 12]>::try_from(o) {
+        l.s("nop,nop,");
+        return timestamps(l, ts);
+    }
+    if let Ok(&[2, 4, m0, m1, 4, 2, 8, 10, ts @ .., 1, 3, 3, ws]) = <&[u8; 20]>::try_from(o) {
+        l.s("mss ");
+        l.u(u64::from(u16::from_be_bytes([m0, m1])));
+        l.s(",sackOK,");
+        timestamps(l, ts);
+        l.s(",nop,wscale ");
+        return l.u(u64::from(ws));
+    }
+    tcp_options_walk(l, o);
+}
+
+/// The timestamps option's text, from its eight bytes of values.
+fn timestamps(l: &mut Line<'_>, [a0, a1, a2, a3, b0, b1, b2, b3]: [u8; 8]) {
+    l.s("TS val ");
+    l.u(u64::from(u32::from_be_bytes([a0, a1, a2, a3])));
+    l.s(" ecr ");
+    l.u(u64::from(u32::from_be_bytes([b0, b1, b2, b3])));
+}
+
+/// [`tcp_options`] for any layout: option by option.
+fn tcp_options_walk(l: &mut Line<'_>, mut o: &[u8]) {
     let mut first = true;
     while let Some(&kind) = o.first() {
         if !first {
@@ -826,6 +879,70 @@ mod tests {
             line(&f),
             "IP6 fd00::1.1 > fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd:fdfd.2: Flags [.], ack 9, win 6, length 0"
         );
+    }
+
+    /// What `write` makes of `opts`.
+    fn options_text(write: fn(&mut super::Line<'_>, &[u8]), opts: &[u8]) -> Vec<u8> {
+        let mut lines = super::super::line::Lines::with_capacity(0);
+        lines.push(|l| write(l, opts));
+        lines.text().to_vec()
+    }
+
+    #[test]
+    fn tcp_option_layouts_written_whole_read_as_walked() {
+        let ts = [1, 1, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 7];
+        let syn = [
+            2, 4, 5, 0xb4, 4, 2, 8, 10, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 3, 3, 10,
+        ];
+        assert_eq!(
+            options_text(super::tcp_options, &ts),
+            b"nop,nop,TS val 3735928559 ecr 7"
+        );
+        assert_eq!(
+            options_text(super::tcp_options, &syn),
+            b"mss 1460,sackOK,TS val 4294967295 ecr 0,nop,wscale 10"
+        );
+        // Every byte of either layout changed, and either one cut or followed by more: written
+        // as the walk writes it.
+        for layout in [&ts[..], &syn[..]] {
+            for i in 0..layout.len() {
+                for v in [0, 1, 2, 3, 4, 8, 10, 0x80] {
+                    let mut o = layout.to_vec();
+                    o[i] = v;
+                    for o in [&o[..], &o[..o.len() - 1], &[&o[..], &[1]].concat()[..]] {
+                        assert_eq!(
+                            options_text(super::tcp_options, o),
+                            options_text(super::tcp_options_walk, o),
+                            "{o:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tcp_flags_text_is_the_letters_bracketed() {
+        for flags in 0..256u16 {
+            let mut want = b"Flags [".to_vec();
+            want.extend(options_text(
+                |l, o| super::tcp_flags_str(l, u16::from(o[0])),
+                &[flags as u8],
+            ));
+            want.push(b']');
+            let (text, n) = super::TCP_FLAGS_TEXT[usize::from(flags)];
+            assert_eq!(&text[..usize::from(n)], &want[..], "{flags:#x}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tcp_options_agree_with_the_walk(o in proptest::collection::vec(0u8..12, 0..44)) {
+            proptest::prop_assert_eq!(
+                options_text(super::tcp_options, &o),
+                options_text(super::tcp_options_walk, &o)
+            );
+        }
     }
 
     #[test]
