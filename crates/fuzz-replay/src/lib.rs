@@ -1466,6 +1466,88 @@ pub fn capture_reader(data: &[u8]) {
         reader.bytes_read() <= data.len() as u64,
         "bytes_read past the file"
     );
+    buffered_walk_agrees(data);
+}
+
+/// Serves a byte slice at most `chunk` bytes per read, so that records straddle the reader's
+/// buffer fills.
+struct Chunked<'a> {
+    data: &'a [u8],
+    chunk: usize,
+}
+
+impl std::io::Read for Chunked<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.chunk.min(out.len()).min(self.data.len());
+        out[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// A packet as compared between the two walks.
+type Seen = (u64, u64, u32, u32, i64, u32, u32, LinkType, Vec<u8>);
+
+fn seen(p: &capture::Packet<'_>) -> Seen {
+    (
+        p.number,
+        p.offset,
+        p.caplen,
+        p.orig_len,
+        p.timestamp.secs,
+        p.timestamp.nanos,
+        p.interface,
+        p.link,
+        p.data.to_vec(),
+    )
+}
+
+/// The bytes read packet by packet, and again taking whatever lies whole in the buffer with
+/// `next_buffered` (bursts of 1 to 5, reads cut to a size taken from the data) and the rest
+/// with `next_packet`: the same packets, then the same end or error.
+fn buffered_walk_agrees(data: &[u8]) {
+    let chunk = 1 + usize::from(data.last().copied().unwrap_or(0)) * 131;
+    let plain = CaptureReader::new(Cursor::new(data));
+    let fast = CaptureReader::new(Chunked { data, chunk });
+    let (mut plain, mut fast) = match (plain, fast) {
+        (Ok(p), Ok(f)) => (p, f),
+        (Err(a), Err(b)) => {
+            assert_eq!(a.to_string(), b.to_string(), "header errors differ");
+            return;
+        }
+        (a, b) => panic!("one header read failed: {:?} / {:?}", a.err(), b.err()),
+    };
+    let end = |r: Result<Option<capture::Packet<'_>>, CaptureError>| match r {
+        Ok(_) => None,
+        Err(e) => Some((e.record(), e.offset(), e.to_string())),
+    };
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    let want_end = loop {
+        match plain.next_packet() {
+            Ok(Some(p)) => want.push(seen(&p)),
+            other => break end(other),
+        }
+        assert!(want.len() <= packet_bound(data.len()), "too many packets");
+    };
+    let mut burst = 0usize;
+    let got_end = loop {
+        burst += 1;
+        let took = fast.next_buffered(1 + burst % 5, |p, at| {
+            assert_eq!(p.data.len(), p.caplen as usize);
+            let _ = at;
+            got.push(seen(p));
+        });
+        if took == 0 {
+            match fast.next_packet() {
+                Ok(Some(p)) => got.push(seen(&p)),
+                other => break end(other),
+            }
+        }
+        assert!(got.len() <= packet_bound(data.len()), "too many packets");
+    };
+    assert_eq!(want.len(), got.len(), "packet counts differ");
+    assert!(want == got, "packets differ");
+    assert_eq!(want_end, got_end, "ends differ");
 }
 
 /// An error names its record and offset sensibly and prints.
