@@ -889,13 +889,7 @@ mod tests {
                 .any(|st| st.slots.len() <= SMALL_SUBTABLE_SLOTS)
         );
         c.check();
-        let scan = |key: &FlowKey| {
-            flows
-                .iter()
-                .filter(|(_, fk, m, _)| m.apply(key) == m.apply(fk))
-                .max_by_key(|(_, _, _, p)| *p)
-                .map(|(id, ..)| *id)
-        };
+        let scan = |key: &FlowKey| scan(&flows, key);
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..40 {
             let mut burst = [FlowKey::zero(); BATCH];
@@ -912,6 +906,15 @@ mod tests {
                 assert_eq!((got != NONE).then_some(got), scan(key), "{key:?}");
             }
         }
+    }
+
+    /// The flow a linear scan of `flows` (id, key, mask, priority) picks for `key`.
+    fn scan(flows: &[(u32, FlowKey, FlowMask, u32)], key: &FlowKey) -> Option<u32> {
+        flows
+            .iter()
+            .filter(|(_, fk, m, _)| m.apply(key) == m.apply(fk))
+            .max_by_key(|(_, _, _, p)| *p)
+            .map(|(id, ..)| *id)
     }
 
     #[test]
@@ -958,13 +961,7 @@ mod tests {
                 .all(|st| st.slots.len() <= SMALL_SUBTABLE_SLOTS)
         );
         c.check();
-        let scan = |key: &FlowKey| {
-            flows
-                .iter()
-                .filter(|(_, fk, m, _)| m.apply(key) == m.apply(fk))
-                .max_by_key(|(_, _, _, p)| *p)
-                .map(|(id, ..)| *id)
-        };
+        let scan = |key: &FlowKey| scan(&flows, key);
         for round in 0..64 {
             let burst: [FlowKey; BATCH] = std::array::from_fn(|_| {
                 let r = FlowKey::from_words(std::array::from_fn(|_| next()));
