@@ -922,7 +922,7 @@ mod tests {
     use std::io;
 
     use super::*;
-    use crate::testutil::{Ng, Owned, Pcap, read_all, read_bytes};
+    use crate::testutil::{Dribble, Ng, Owned, Pcap, read_all, read_bytes};
 
     fn open_err(bytes: &[u8]) -> CaptureError {
         CaptureReader::new(bytes).unwrap_err()
@@ -1769,21 +1769,6 @@ mod tests {
         );
     }
 
-    /// Serves at most `chunk` bytes per read, so that records are cut by the end of the buffer.
-    struct Dribble<'a> {
-        data: &'a [u8],
-        chunk: usize,
-    }
-
-    impl Read for Dribble<'_> {
-        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            let n = self.chunk.min(out.len()).min(self.data.len());
-            out[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
-        }
-    }
-
     /// Every packet, from `next_buffered` (at most `max` a call) wherever it delivers and from
     /// `next_packet` otherwise; checks that each buffered one lies where it says; the count of
     /// buffered ones.
@@ -1841,7 +1826,7 @@ mod tests {
                 let (want, want_err) = read_bytes(bytes);
                 for chunk in [7, 1000, 65_536, usize::MAX] {
                     for max in [1, 3, usize::MAX] {
-                        let mut r = CaptureReader::new(Dribble { data: bytes, chunk }).unwrap();
+                        let mut r = CaptureReader::new(Dribble::new(bytes, chunk)).unwrap();
                         let (got, err, buffered) = read_mixed(&mut r, max);
                         assert!(got == want, "be {be} nanos {nanos} chunk {chunk} max {max}");
                         assert_eq!(

@@ -209,27 +209,7 @@ impl<R: Read> Source<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Returns at most `chunk` bytes per read, and claims more than it copied on request.
-    struct Dribble<'a> {
-        data: &'a [u8],
-        chunk: usize,
-        interrupt_every: usize,
-        calls: usize,
-    }
-
-    impl Read for Dribble<'_> {
-        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-            self.calls += 1;
-            if self.interrupt_every > 0 && self.calls.is_multiple_of(self.interrupt_every) {
-                return Err(io::ErrorKind::Interrupted.into());
-            }
-            let n = self.chunk.min(out.len()).min(self.data.len());
-            out[..n].copy_from_slice(&self.data[..n]);
-            self.data = &self.data[n..];
-            Ok(n)
-        }
-    }
+    use crate::testutil::Dribble;
 
     #[test]
     fn fill_consume_skip_track_offsets() {

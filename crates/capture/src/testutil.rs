@@ -5,6 +5,40 @@ use std::io::Read;
 
 use crate::{CaptureError, CaptureReader, LinkType, Packet, Timestamp};
 
+/// Returns at most `chunk` bytes per read (so that records are cut by the end of the reader's
+/// buffer), and fails with `Interrupted` every `interrupt_every` calls when that is not 0.
+pub(crate) struct Dribble<'a> {
+    pub data: &'a [u8],
+    pub chunk: usize,
+    pub interrupt_every: usize,
+    pub calls: usize,
+}
+
+impl<'a> Dribble<'a> {
+    /// `data` in reads of at most `chunk` bytes, never interrupted.
+    pub fn new(data: &'a [u8], chunk: usize) -> Self {
+        Dribble {
+            data,
+            chunk,
+            interrupt_every: 0,
+            calls: 0,
+        }
+    }
+}
+
+impl Read for Dribble<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        self.calls += 1;
+        if self.interrupt_every > 0 && self.calls.is_multiple_of(self.interrupt_every) {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        let n = self.chunk.min(out.len()).min(self.data.len());
+        out[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
 /// An owned copy of a [`Packet`], to compare whole reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Owned {

@@ -836,28 +836,24 @@ impl Worker {
                     continue;
                 };
                 len = batch.bufs[k].len() as u32;
-                let actions =
-                    match self
-                        .table
-                        .hit_output(id, len, self.tcp_flags[k], batch.times[k])
-                    {
-                        HitActions::Output(port) => {
-                            // The commonest flow by far: one output, no rewrite.
-                            if direct && self.egress_list.is_empty() && direct_packets < MAX_BATCH {
-                                burst[direct_packets] = (k as u8, port);
-                                direct_packets += 1;
-                                direct_bytes += u64::from(len);
-                                continue;
-                            }
-                            self.egress_list.push(Egress {
-                                src: Src::Batch(k as u8),
-                                pkt: k as u8,
-                                port,
-                            });
+                let actions = match self.table.hit(id, len, self.tcp_flags[k], batch.times[k]) {
+                    HitActions::Output(port) => {
+                        // The commonest flow by far: one output, no rewrite.
+                        if direct && self.egress_list.is_empty() && direct_packets < MAX_BATCH {
+                            burst[direct_packets] = (k as u8, port);
+                            direct_packets += 1;
+                            direct_bytes += u64::from(len);
                             continue;
                         }
-                        HitActions::List(actions) => actions,
-                    };
+                        self.egress_list.push(Egress {
+                            src: Src::Batch(k as u8),
+                            pkt: k as u8,
+                            port,
+                        });
+                        continue;
+                    }
+                    HitActions::List(actions) => actions,
+                };
                 if actions.first() == Some(&Action::ToSlowPath) {
                     // Decided afresh by the slow path, nothing installed.
                     self.flows[k] = None;

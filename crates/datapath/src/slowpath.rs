@@ -195,16 +195,10 @@ impl SlowPath {
         }
     }
 
-    /// Handles one upcall: meters it, learns, decides. `None` when the meter refused it (the
-    /// packet is dropped, nothing is installed).
-    pub fn upcall(&mut self, key: &FlowKey, now: u64) -> Option<Decision> {
-        let mut d = Decision::empty();
-        self.upcall_into(key, now, &mut d).then_some(d)
-    }
-
-    /// [`SlowPath::upcall`] into a decision the caller keeps from one upcall to the next (its
-    /// action list is reused, so a decision allocates nothing). False when the meter refused
-    /// the upcall (`d` is then left as it was).
+    /// Handles one upcall: meters it, learns, decides, into a decision the caller keeps from
+    /// one upcall to the next (its action list is reused, so a decision allocates nothing).
+    /// False when the meter refused the upcall (the packet is dropped, nothing is installed;
+    /// `d` is left as it was).
     pub fn upcall_into(&mut self, key: &FlowKey, now: u64, d: &mut Decision) -> bool {
         self.counters.upcalls += 1;
         let in_port = key.in_port();

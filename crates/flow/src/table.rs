@@ -231,7 +231,7 @@ impl FlowHot {
     }
 }
 
-/// What a hit does with its packet ([`FlowTable::hit_output`]).
+/// What a hit does with its packet ([`FlowTable::hit`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HitActions<'a> {
     /// Send it out of this one port, unchanged: the flow's actions are `[Output(port)]`.
@@ -451,29 +451,11 @@ impl FlowTable {
         }
     }
 
-    /// [`FlowTable::record`] then [`FlowTable::actions`], checking the id once: the per-packet
-    /// call of the datapath.
+    /// [`FlowTable::record`] then what to do with the packet, checking the id once: the
+    /// per-packet call of the datapath. A one-output flow answers with its port, without
+    /// reading the action list (another cache line).
     #[inline]
-    pub fn hit(&mut self, id: FlowId, bytes: u32, tcp_flags: u16, now: u64) -> &[Action] {
-        match self.hot.get_mut(id.index as usize) {
-            Some(h) if h.live && h.version == id.version => {
-                h.count(bytes, tcp_flags, now);
-                &h.actions
-            }
-            _ => &STALE_ACTIONS,
-        }
-    }
-
-    /// [`FlowTable::hit`] that answers a one-output flow with its port, without reading the
-    /// action list (another cache line).
-    #[inline]
-    pub fn hit_output(
-        &mut self,
-        id: FlowId,
-        bytes: u32,
-        tcp_flags: u16,
-        now: u64,
-    ) -> HitActions<'_> {
+    pub fn hit(&mut self, id: FlowId, bytes: u32, tcp_flags: u16, now: u64) -> HitActions<'_> {
         match self.hot.get_mut(id.index as usize) {
             Some(h) if h.live && h.version == id.version => {
                 h.count(bytes, tcp_flags, now);
@@ -986,16 +968,16 @@ mod tests {
         let mut t = FlowTable::new(cfg(64, 1, 100));
         let k = key(1, [1; 4], 1);
         let a = t.install(&k, &FlowMask::EXACT, 0, OUT1, 1, 0).unwrap();
-        assert_eq!(t.hit_output(a, 60, 0x10, 5), HitActions::Output(1));
+        assert_eq!(t.hit(a, 60, 0x10, 5), HitActions::Output(1));
         assert_eq!(t.stats(a).unwrap().packets, 1);
         // Updated to a rewrite then an output: the list, and the same statistics.
         let rewrite = [Action::SetTpDst(8080), Action::Output(1)];
         t.install(&k, &FlowMask::EXACT, 0, &rewrite, 2, 0).unwrap();
-        assert_eq!(t.hit_output(a, 60, 0, 6), HitActions::List(&rewrite));
+        assert_eq!(t.hit(a, 60, 0, 6), HitActions::List(&rewrite));
         assert_eq!(t.stats(a).unwrap().packets, 2);
         // Revalidated back to one output.
         t.revalidate(3, |_, _, _| Revalidation::Replace(vec![Action::Output(7)]));
-        assert_eq!(t.hit_output(a, 60, 0, 7), HitActions::Output(7));
+        assert_eq!(t.hit(a, 60, 0, 7), HitActions::Output(7));
         // The largest port id cannot be told from "no single output": it takes the list.
         let b = t
             .install(
@@ -1008,16 +990,16 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            t.hit_output(b, 60, 0, 8),
+            t.hit(b, 60, 0, 8),
             HitActions::List(&[Action::Output(u16::MAX)])
         );
         // A removed flow's id: to the slow path, nothing counted.
         t.remove(a);
+        assert_eq!(t.hit(a, 60, 0, 9), HitActions::List(&[Action::ToSlowPath]));
         assert_eq!(
-            t.hit_output(a, 60, 0, 9),
-            HitActions::List(&[Action::ToSlowPath])
+            t.hit(b, 60, 0, 9),
+            HitActions::List(&[Action::Output(u16::MAX)])
         );
-        assert_eq!(t.hit(b, 60, 0, 9), &[Action::Output(u16::MAX)]);
         assert_eq!(t.stats(b).unwrap().packets, 2);
     }
 
