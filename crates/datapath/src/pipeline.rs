@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use flow::{
-    Action, FlowId, FlowKey, FlowMask, FlowTable, FlowTableConfig, HitActions, OffloadMeta,
+    Action, BatchPackets, FlowId, FlowKey, FlowMask, FlowTable, FlowTableConfig, OffloadMeta,
     OutputSet, PacketBuf, Step,
 };
 use wire::{Layer, ParsedPacket};
@@ -346,12 +346,20 @@ pub struct Worker {
     keys: [FlowKey; MAX_BATCH],
     /// TCP flags of each packet (for the flow statistics).
     tcp_flags: [u16; MAX_BATCH],
+    /// Length of each packet as received (for the flow statistics).
+    lens: [u32; MAX_BATCH],
     alive: [bool; MAX_BATCH],
     flows: [Option<FlowId>; MAX_BATCH],
     verdicts: [Verdict; MAX_BATCH],
     lookup_keys: [FlowKey; MAX_BATCH],
     lookup_idx: [u8; MAX_BATCH],
     lookup_out: [Option<FlowId>; MAX_BATCH],
+    lookup_lens: [u32; MAX_BATCH],
+    lookup_flags: [u16; MAX_BATCH],
+    lookup_times: [u64; MAX_BATCH],
+    lookup_single: [u16; MAX_BATCH],
+    /// `port + 1` for a packet whose flow's actions are exactly `[Output(port)]`, else 0.
+    single_output: [u16; MAX_BATCH],
     /// Packets whose flow says "to slow path": decided afresh, nothing installed.
     no_install: [bool; MAX_BATCH],
     /// This batch's upcalled packets: slot, the flow installed (if any), and where its actions
@@ -421,12 +429,18 @@ impl Worker {
             last_maintenance: None,
             keys: [FlowKey::zero(); MAX_BATCH],
             tcp_flags: [0; MAX_BATCH],
+            lens: [0; MAX_BATCH],
             alive: [false; MAX_BATCH],
             flows: [None; MAX_BATCH],
             verdicts: [Verdict::Pass; MAX_BATCH],
             lookup_keys: [FlowKey::zero(); MAX_BATCH],
             lookup_idx: [0; MAX_BATCH],
             lookup_out: [None; MAX_BATCH],
+            lookup_lens: [0; MAX_BATCH],
+            lookup_flags: [0; MAX_BATCH],
+            lookup_times: [0; MAX_BATCH],
+            lookup_single: [0; MAX_BATCH],
+            single_output: [0; MAX_BATCH],
             no_install: [false; MAX_BATCH],
             decided: Vec::with_capacity(MAX_BATCH),
             decided_actions: Vec::with_capacity(MAX_BATCH * 4),
@@ -478,45 +492,32 @@ impl Worker {
         }
         self.counters.rx_packets += n as u64;
 
-        // Flow keys, read straight from the bytes for the common shapes; the rest are parsed
-        // in full (the parse is kept in the buffer for whoever needs it next).
+        // Lengths first, in a loop of their own: the key loop below is short of registers.
         let mut rx_bytes = 0u64;
-        let mut live = 0usize;
         for i in 0..n {
-            let b = &batch.bufs[i];
-            rx_bytes += b.len() as u64;
-            if let Some((key, flags)) = FlowKey::from_frame(b.in_port, b.frame()) {
-                // Hashed while the key is still in registers, and its exact-match lines
-                // requested now, a whole stage before the lookup reads them.
-                self.alive[i] = true;
-                self.keys[i] = key;
-                self.tcp_flags[i] = flags;
-                live += 1;
-                continue;
-            }
-            let p = b.parsed();
-            if p.truncated == Some(Layer::Link) {
-                self.alive[i] = false;
-                self.counters.drop(DropReason::Malformed);
-                obs.on_drop(&DropNotice {
-                    time_ns: batch.times[i],
-                    number: batch.numbers[i],
-                    in_port: b.in_port,
-                    out_port: None,
-                    frame: b.frame(),
-                    parsed: p,
-                    reason: DropReason::Malformed.name(),
-                    stage: None,
-                });
-                continue;
-            }
-            self.alive[i] = true;
-            let key = FlowKey::extract(b.in_port, b.frame(), p);
-            self.keys[i] = key;
-            self.tcp_flags[i] = p.tcp_flags;
-            live += 1;
+            let len = batch.bufs[i].len();
+            rx_bytes += len as u64;
+            self.lens[i] = len as u32;
         }
         self.counters.rx_bytes += rx_bytes;
+        self.alive[..n].fill(true);
+
+        // Flow keys, read straight from the bytes for the common shapes; the rest (bit set
+        // in `full`) are parsed in full below.
+        let mut full = 0u32;
+        for i in 0..n {
+            let b = &batch.bufs[i];
+            if let Some((key, flags)) = FlowKey::from_frame(b.in_port, b.frame()) {
+                self.keys[i] = key;
+                self.tcp_flags[i] = flags;
+            } else {
+                full |= 1 << i;
+            }
+        }
+        let mut live = n;
+        if full != 0 {
+            live -= self.parse_keys(batch, full, obs);
+        }
 
         let live = self.ingress_stage(batch, live, sink, obs);
         let missed = self.lookup_stage(batch, live);
@@ -538,6 +539,42 @@ impl Worker {
         {
             self.maintain(now);
         }
+    }
+
+    /// Keys of the packets in `full` (bit `i` for slot `i`) from a full parse (kept in the
+    /// buffer for whoever needs it next); drops those without a whole link header. Returns how
+    /// many it dropped.
+    #[cold]
+    fn parse_keys(&mut self, batch: &Batch, full: u32, obs: &mut dyn Observer) -> usize {
+        let mut dropped = 0;
+        let mut m = full;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            let Some(b) = batch.bufs.get(i) else {
+                continue;
+            };
+            let p = b.parsed();
+            if p.truncated == Some(Layer::Link) {
+                self.alive[i] = false;
+                dropped += 1;
+                self.counters.drop(DropReason::Malformed);
+                obs.on_drop(&DropNotice {
+                    time_ns: batch.times[i],
+                    number: batch.numbers[i],
+                    in_port: b.in_port,
+                    out_port: None,
+                    frame: b.frame(),
+                    parsed: p,
+                    reason: DropReason::Malformed.name(),
+                    stage: None,
+                });
+                continue;
+            }
+            self.keys[i] = FlowKey::extract(b.in_port, b.frame(), p);
+            self.tcp_flags[i] = p.tcp_flags;
+        }
+        dropped
     }
 
     /// Runs the ingress chain over the `live` packets still alive; returns how many remain.
@@ -635,25 +672,49 @@ impl Worker {
         }
         self.counters.lookups += m as u64;
         let before = *self.table.counters();
+        // Each hit is counted against its flow here, where the lookup has the flow's entry.
         let missed = if m == n {
             // The common case: nothing was dropped before the lookup, no compaction.
-            self.table
-                .lookup_batch(&self.keys[..n], &mut self.flows[..n])
+            let packets = BatchPackets {
+                bytes: &self.lens[..n],
+                tcp_flags: &self.tcp_flags[..n],
+                times: &batch.times[..n],
+            };
+            self.table.hit_batch(
+                &self.keys[..n],
+                &packets,
+                &mut self.flows[..n],
+                &mut self.single_output[..n],
+            )
         } else {
             let mut j = 0;
             for i in 0..n {
                 self.flows[i] = None;
+                self.single_output[i] = 0;
                 if self.alive[i] {
                     self.lookup_keys[j] = self.keys[i];
+                    self.lookup_lens[j] = self.lens[i];
+                    self.lookup_flags[j] = self.tcp_flags[i];
+                    self.lookup_times[j] = batch.times[i];
                     self.lookup_idx[j] = i as u8;
                     j += 1;
                 }
             }
-            let missed = self
-                .table
-                .lookup_batch(&self.lookup_keys[..m], &mut self.lookup_out[..m]);
+            let packets = BatchPackets {
+                bytes: &self.lookup_lens[..m],
+                tcp_flags: &self.lookup_flags[..m],
+                times: &self.lookup_times[..m],
+            };
+            let missed = self.table.hit_batch(
+                &self.lookup_keys[..m],
+                &packets,
+                &mut self.lookup_out[..m],
+                &mut self.lookup_single[..m],
+            );
             for j in 0..m {
-                self.flows[usize::from(self.lookup_idx[j])] = self.lookup_out[j];
+                let i = usize::from(self.lookup_idx[j]);
+                self.flows[i] = self.lookup_out[j];
+                self.single_output[i] = self.lookup_single[j];
             }
             missed
         };
@@ -835,25 +896,24 @@ impl Worker {
                 let Some(id) = self.flows[k].filter(|_| self.alive[k]) else {
                     continue;
                 };
-                len = batch.bufs[k].len() as u32;
-                let actions = match self.table.hit(id, len, self.tcp_flags[k], batch.times[k]) {
-                    HitActions::Output(port) => {
-                        // The commonest flow by far: one output, no rewrite.
-                        if direct && self.egress_list.is_empty() && direct_packets < MAX_BATCH {
-                            burst[direct_packets] = (k as u8, port);
-                            direct_packets += 1;
-                            direct_bytes += u64::from(len);
-                            continue;
-                        }
-                        self.egress_list.push(Egress {
-                            src: Src::Batch(k as u8),
-                            pkt: k as u8,
-                            port,
-                        });
+                // Already counted against the flow by the lookup.
+                len = self.lens[k];
+                if let Some(port) = self.single_output[k].checked_sub(1) {
+                    // The commonest flow by far: one output, no rewrite.
+                    if direct && self.egress_list.is_empty() && direct_packets < MAX_BATCH {
+                        burst[direct_packets] = (k as u8, port);
+                        direct_packets += 1;
+                        direct_bytes += u64::from(len);
                         continue;
                     }
-                    HitActions::List(actions) => actions,
-                };
+                    self.egress_list.push(Egress {
+                        src: Src::Batch(k as u8),
+                        pkt: k as u8,
+                        port,
+                    });
+                    continue;
+                }
+                let actions = self.table.actions(id);
                 if actions.first() == Some(&Action::ToSlowPath) {
                     // Decided afresh by the slow path, nothing installed.
                     self.flows[k] = None;

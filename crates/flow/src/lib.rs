@@ -13,7 +13,8 @@
 //!
 //! The fast path (`from_frame`, `extract`, `lookup_batch`, `hit`, `execute`) must never
 //! allocate, block or panic on any packet; `install` and `revalidate` are the slow path and
-//! may allocate. The only `unsafe` is a software prefetch hint (module `prefetch`).
+//! may allocate. The only `unsafe` is a software prefetch hint (module `prefetch`) and
+//! the CRC32-C instruction of the exact-match cache's hash (module `crc`).
 //!
 //! ```
 //! use flow::{Action, Field, FlowKey, FlowMask, FlowTable, FlowTableConfig, OutputSet, PacketBuf, Wildcards};
@@ -58,6 +59,7 @@
 pub mod action;
 pub mod buf;
 mod classifier;
+mod crc;
 mod emc;
 pub mod gso;
 pub mod key;
@@ -77,6 +79,6 @@ pub use emc::MAX_EMC_ENTRIES;
 pub use gso::{GsoError, segment};
 pub use key::{Field, FlowKey, FlowMask, HashSeed, NwFrag, TrackedKey, Wildcards};
 pub use table::{
-    FlowId, FlowStats, FlowTable, FlowTableConfig, FlowTableCounters, FlowView, HitActions,
+    BatchPackets, FlowId, FlowStats, FlowTable, FlowTableConfig, FlowTableCounters, FlowView,
     InstallError, RevalidateStats, Revalidation,
 };

@@ -36,7 +36,6 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use crate::PortId;
 use crate::action::{self, Action, ActionError};
 use crate::classifier::{BATCH, Classifier, NONE};
 use crate::emc::Emc;
@@ -231,13 +230,30 @@ impl FlowHot {
     }
 }
 
-/// What a hit does with its packet ([`FlowTable::hit`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HitActions<'a> {
-    /// Send it out of this one port, unchanged: the flow's actions are `[Output(port)]`.
-    Output(PortId),
-    /// Run these actions (`[ToSlowPath]` for a stale id).
-    List(&'a [Action]),
+/// The packets of a burst as [`FlowTable::hit_batch`] counts them against their flows: packet
+/// `i` has `bytes[i]` bytes and the TCP flags `tcp_flags[i]` (0 if not TCP), and arrived at
+/// `times[i]` (ns).
+#[derive(Clone, Copy, Debug)]
+pub struct BatchPackets<'a> {
+    pub bytes: &'a [u32],
+    pub tcp_flags: &'a [u16],
+    pub times: &'a [u64],
+}
+
+impl BatchPackets<'_> {
+    /// Packets described (the shortest of the three slices).
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.bytes
+            .len()
+            .min(self.tcp_flags.len())
+            .min(self.times.len())
+    }
+
+    /// True when no packet is described.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Flows a table reserves address space for when it is made (about 150 bytes each, committed
@@ -287,7 +303,10 @@ impl FlowTable {
             cfg,
             max_flows,
             seed,
-            emc: Emc::new(cfg.emc_entries),
+            emc: Emc::new(
+                cfg.emc_entries,
+                seed.hash_key(&FlowKey::from_words([u64::MAX; 8])),
+            ),
             cls,
             hot: Vec::with_capacity(reserve),
             generation: Vec::with_capacity(reserve),
@@ -333,12 +352,51 @@ impl FlowTable {
 
     /// Looks up a burst: `results[i]` = the flow for `keys[i]`, or `None` (an upcall); returns
     /// how many missed. Keys beyond `results.len()` are ignored; bursts over 32 are split.
-    /// Never allocates.
+    /// Nothing is counted against the flows (see [`FlowTable::hit_batch`]). Never allocates.
     pub fn lookup_batch(&mut self, keys: &[FlowKey], results: &mut [Option<FlowId>]) -> usize {
         let n = keys.len().min(results.len());
         let mut missed = 0;
+        let mut outputs = [0u16; BATCH];
         for (k, r) in keys[..n].chunks(BATCH).zip(results[..n].chunks_mut(BATCH)) {
-            missed += self.lookup_chunk(k, r);
+            missed += self.lookup_chunk(k, None, r, &mut outputs);
+        }
+        missed
+    }
+
+    /// The datapath's per-batch call: looks up a burst as [`FlowTable::lookup_batch`] does and
+    /// counts packet `i` (`packets.bytes[i]` bytes, its TCP flags, at `packets.times[i]`)
+    /// against the flow it found, reading each flow's entry once. `outputs[i]` is `port + 1`
+    /// when that flow's actions are exactly `[Output(port)]` (send the packet there unchanged,
+    /// without reading the action list), else 0 (run [`FlowTable::actions`]; a miss is 0 too).
+    /// Keys beyond the shortest slice are ignored. Never allocates.
+    pub fn hit_batch(
+        &mut self,
+        keys: &[FlowKey],
+        packets: &BatchPackets<'_>,
+        results: &mut [Option<FlowId>],
+        outputs: &mut [u16],
+    ) -> usize {
+        let n = keys
+            .len()
+            .min(results.len())
+            .min(outputs.len())
+            .min(packets.len());
+        let mut missed = 0;
+        let mut at = 0;
+        while at < n {
+            let end = (at + BATCH).min(n);
+            let p = BatchPackets {
+                bytes: &packets.bytes[at..end],
+                tcp_flags: &packets.tcp_flags[at..end],
+                times: &packets.times[at..end],
+            };
+            missed += self.lookup_chunk(
+                &keys[at..end],
+                Some(&p),
+                &mut results[at..end],
+                &mut outputs[at..end],
+            );
+            at = end;
         }
         missed
     }
@@ -346,30 +404,53 @@ impl FlowTable {
     /// Looks up one key (a burst of one).
     pub fn lookup(&mut self, key: &FlowKey) -> Option<FlowId> {
         let mut r = [None];
-        self.lookup_chunk(std::slice::from_ref(key), &mut r);
+        let mut o = [0];
+        self.lookup_chunk(std::slice::from_ref(key), None, &mut r, &mut o);
         r[0]
     }
 
-    /// One burst of at most [`BATCH`]; returns how many missed.
-    fn lookup_chunk(&mut self, keys: &[FlowKey], results: &mut [Option<FlowId>]) -> usize {
-        let n = keys.len().min(results.len()).min(BATCH);
-        let (keys, results) = (&keys[..n], &mut results[..n]);
+    /// One burst of at most [`BATCH`]; returns how many missed. Counts each hit when
+    /// `packets` is given (always inlined, so each caller gets its own loop without the test).
+    #[inline(always)]
+    fn lookup_chunk(
+        &mut self,
+        keys: &[FlowKey],
+        packets: Option<&BatchPackets<'_>>,
+        results: &mut [Option<FlowId>],
+        outputs: &mut [u16],
+    ) -> usize {
+        let mut n = keys.len().min(results.len()).min(outputs.len()).min(BATCH);
+        if let Some(p) = packets {
+            n = n.min(p.len());
+        }
+        let (keys, results, outputs) = (&keys[..n], &mut results[..n], &mut outputs[..n]);
         let mut hashes = [0u32; BATCH];
         let mut miss = 0u32;
         if self.emc.capacity() > 0 {
-            // Index loops: `i < n <= BATCH` and `n` is at most either slice's length, so the
+            // Index loops: `i < n <= BATCH` and `n` is at most every slice's length, so the
             // bounds checks fold away (the iterator chains cost a dozen instructions a key).
             for i in 0..n {
-                let h = self.seed.hash_key(&keys[i]);
+                let h = self.emc.hash(&self.seed, &keys[i]);
                 hashes[i] = h;
                 self.emc.prefetch(h);
             }
             for i in 0..n {
+                let mut out = 0;
                 let r = match self.emc.lookup(hashes[i], &keys[i]) {
-                    Some((idx, ver)) => self.valid(idx, ver),
+                    Some((index, version)) => match self.hot.get_mut(index as usize) {
+                        Some(h) if h.live && h.version == version => {
+                            if let Some(p) = packets {
+                                h.count(p.bytes[i], p.tcp_flags[i], p.times[i]);
+                            }
+                            out = h.single_output;
+                            Some(FlowId { index, version })
+                        }
+                        _ => None,
+                    },
                     None => None,
                 };
                 results[i] = r;
+                outputs[i] = out;
                 miss |= u32::from(r.is_none()) << i;
             }
             let misses = u64::from(miss.count_ones());
@@ -377,6 +458,7 @@ impl FlowTable {
             self.counters.emc_misses += misses;
         } else {
             results.fill(None);
+            outputs.fill(0);
             miss = if n == BATCH {
                 u32::MAX
             } else {
@@ -387,7 +469,7 @@ impl FlowTable {
             return 0;
         }
         let mut found = [NONE; BATCH];
-        self.counters.subtables_probed += self.cls.lookup_batch(&keys[..n], miss, &mut found);
+        self.counters.subtables_probed += self.cls.lookup_batch(keys, miss, &mut found);
         // The flows found are mostly out of cache when there are many: fetch them all at once
         // before the first is read.
         let mut m = miss;
@@ -404,17 +486,24 @@ impl FlowTable {
             let i = m.trailing_zeros() as usize;
             m &= m - 1;
             let idx = found[i];
-            let Some(hot) = self.hot.get(idx as usize).filter(|_| idx != NONE) else {
+            let Some(hot) = self.hot.get_mut(idx as usize).filter(|_| idx != NONE) else {
                 self.counters.megaflow_misses += 1;
                 missed += 1;
                 continue;
             };
+            if let Some(p) = packets
+                && let (Some(&b), Some(&f), Some(&t)) =
+                    (p.bytes.get(i), p.tcp_flags.get(i), p.times.get(i))
+            {
+                hot.count(b, f, t);
+            }
             let id = FlowId {
                 index: idx,
                 version: hot.version,
             };
-            if let Some(r) = results.get_mut(i) {
+            if let (Some(r), Some(o)) = (results.get_mut(i), outputs.get_mut(i)) {
                 *r = Some(id);
+                *o = hot.single_output;
             }
             self.counters.megaflow_hits += 1;
             if self.emc_should_insert()
@@ -448,23 +537,6 @@ impl FlowTable {
             && h.version == id.version
         {
             h.count(bytes, tcp_flags, now);
-        }
-    }
-
-    /// [`FlowTable::record`] then what to do with the packet, checking the id once: the
-    /// per-packet call of the datapath. A one-output flow answers with its port, without
-    /// reading the action list (another cache line).
-    #[inline]
-    pub fn hit(&mut self, id: FlowId, bytes: u32, tcp_flags: u16, now: u64) -> HitActions<'_> {
-        match self.hot.get_mut(id.index as usize) {
-            Some(h) if h.live && h.version == id.version => {
-                h.count(bytes, tcp_flags, now);
-                match h.single_output {
-                    0 => HitActions::List(&h.actions),
-                    p => HitActions::Output(p - 1),
-                }
-            }
-            _ => HitActions::List(&STALE_ACTIONS),
         }
     }
 
@@ -963,44 +1035,110 @@ mod tests {
         assert_eq!(t.counters().install_updates, 1);
     }
 
+    /// `hit_batch` of one packet: (the flow found, the output answer).
+    fn hit_one(
+        t: &mut FlowTable,
+        k: &FlowKey,
+        bytes: u32,
+        flags: u16,
+        now: u64,
+    ) -> (Option<FlowId>, u16) {
+        let (mut r, mut o) = ([None], [7u16]);
+        let p = BatchPackets {
+            bytes: &[bytes],
+            tcp_flags: &[flags],
+            times: &[now],
+        };
+        t.hit_batch(std::slice::from_ref(k), &p, &mut r, &mut o);
+        (r[0], o[0])
+    }
+
     #[test]
     fn a_hit_on_a_one_output_flow_answers_with_its_port() {
         let mut t = FlowTable::new(cfg(64, 1, 100));
         let k = key(1, [1; 4], 1);
         let a = t.install(&k, &FlowMask::EXACT, 0, OUT1, 1, 0).unwrap();
-        assert_eq!(t.hit(a, 60, 0x10, 5), HitActions::Output(1));
-        assert_eq!(t.stats(a).unwrap().packets, 1);
+        // Port 1 is answered as 2 (0 means "read the list").
+        assert_eq!(hit_one(&mut t, &k, 60, 0x10, 5), (Some(a), 2));
+        let s = t.stats(a).unwrap();
+        assert_eq!(
+            (s.packets, s.bytes, s.tcp_flags, s.last_used),
+            (1, 60, 0x10, 5)
+        );
         // Updated to a rewrite then an output: the list, and the same statistics.
         let rewrite = [Action::SetTpDst(8080), Action::Output(1)];
         t.install(&k, &FlowMask::EXACT, 0, &rewrite, 2, 0).unwrap();
-        assert_eq!(t.hit(a, 60, 0, 6), HitActions::List(&rewrite));
+        assert_eq!(hit_one(&mut t, &k, 60, 0, 6), (Some(a), 0));
+        assert_eq!(t.actions(a), &rewrite);
         assert_eq!(t.stats(a).unwrap().packets, 2);
         // Revalidated back to one output.
         t.revalidate(3, |_, _, _| Revalidation::Replace(vec![Action::Output(7)]));
-        assert_eq!(t.hit(a, 60, 0, 7), HitActions::Output(7));
+        assert_eq!(hit_one(&mut t, &k, 60, 0, 7), (Some(a), 8));
         // The largest port id cannot be told from "no single output": it takes the list.
+        let kb = key(2, [1; 4], 1);
         let b = t
-            .install(
-                &key(2, [1; 4], 1),
-                &FlowMask::EXACT,
-                0,
-                &[Action::Output(u16::MAX)],
-                3,
-                0,
-            )
+            .install(&kb, &FlowMask::EXACT, 0, &[Action::Output(u16::MAX)], 3, 0)
             .unwrap();
-        assert_eq!(
-            t.hit(b, 60, 0, 8),
-            HitActions::List(&[Action::Output(u16::MAX)])
-        );
-        // A removed flow's id: to the slow path, nothing counted.
+        assert_eq!(hit_one(&mut t, &kb, 60, 0, 8), (Some(b), 0));
+        assert_eq!(t.actions(b), &[Action::Output(u16::MAX)]);
+        // A removed flow: a miss, nothing counted, and the other flow unaffected.
         t.remove(a);
-        assert_eq!(t.hit(a, 60, 0, 9), HitActions::List(&[Action::ToSlowPath]));
-        assert_eq!(
-            t.hit(b, 60, 0, 9),
-            HitActions::List(&[Action::Output(u16::MAX)])
-        );
+        assert_eq!(hit_one(&mut t, &k, 60, 0, 9), (None, 0));
+        assert_eq!(t.actions(a), &[Action::ToSlowPath]);
+        assert_eq!(hit_one(&mut t, &kb, 60, 0, 9), (Some(b), 0));
         assert_eq!(t.stats(b).unwrap().packets, 2);
+    }
+
+    /// Every packet of a burst is counted against the flow it hit, whether the exact-match
+    /// cache or the classifier answered, and a miss is counted against nothing.
+    #[test]
+    fn hit_batch_counts_each_packet_against_its_flow() {
+        for emc in [0, 64] {
+            let mut t = FlowTable::new(cfg(emc, 1, 100));
+            // One megaflow for port 1 whatever the source, one exact flow on port 2.
+            let wide = FlowMask::CATCHALL.with(Field::InPort);
+            let a = t.install(&key(1, [1; 4], 1), &wide, 0, OUT1, 1, 0).unwrap();
+            let kb = key(2, [9; 4], 1);
+            let b = t.install(&kb, &FlowMask::EXACT, 0, OUT2, 1, 0).unwrap();
+            let keys: Vec<FlowKey> = (0..40u8)
+                .map(|i| match i % 4 {
+                    0 | 1 => key(1, [i; 4], 1),
+                    2 => kb,
+                    _ => key(3, [i; 4], 1),
+                })
+                .collect();
+            let bytes: Vec<u32> = (0..40).map(|i| 60 + i).collect();
+            let flags: Vec<u16> = (0..40).map(|i| 1 << (i % 9)).collect();
+            let times: Vec<u64> = (0..40).map(|i| 100 + i).collect();
+            let p = BatchPackets {
+                bytes: &bytes,
+                tcp_flags: &flags,
+                times: &times,
+            };
+            let (mut r, mut o) = (vec![None; 40], vec![0u16; 40]);
+            // Twice: the second pass finds the first's keys in the exact-match cache.
+            for pass in 1..=2u64 {
+                assert_eq!(t.hit_batch(&keys, &p, &mut r, &mut o), 10, "emc {emc}");
+                for i in 0..40 {
+                    let (want, out) = match i % 4 {
+                        0 | 1 => (Some(a), 2),
+                        2 => (Some(b), 3),
+                        _ => (None, 0),
+                    };
+                    assert_eq!((r[i], o[i]), (want, out), "emc {emc}, packet {i}");
+                }
+                for (id, of) in [(a, [0, 1]), (b, [2, 2])] {
+                    let mine: Vec<usize> = (0..40).filter(|i| of.contains(&(i % 4))).collect();
+                    let s = t.stats(id).unwrap();
+                    assert_eq!(s.packets, pass * mine.len() as u64);
+                    let sum: u64 = mine.iter().map(|&i| u64::from(bytes[i])).sum();
+                    assert_eq!(s.bytes, pass * sum);
+                    let or = mine.iter().fold(0, |f, &i| f | flags[i]);
+                    assert_eq!(s.tcp_flags, or);
+                    assert_eq!(s.last_used, times[*mine.last().unwrap()]);
+                }
+            }
+        }
     }
 
     #[test]
