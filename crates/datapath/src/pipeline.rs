@@ -875,7 +875,24 @@ impl Worker {
         } else {
             batch.len
         };
-        for k in 0..n {
+        // The hits' common case in a loop of its own: one-output flows go into the burst and
+        // misses wait for the upcall, up to the first hit that needs its action list. The
+        // loop below takes it from there, with the same rules.
+        let mut start = 0;
+        if !upcalled && direct && self.egress_list.is_empty() {
+            let n = n.min(MAX_BATCH);
+            while start < n {
+                if let Some(port) = self.single_output[start].checked_sub(1) {
+                    burst[direct_packets] = (start as u8, port);
+                    direct_packets += 1;
+                    direct_bytes += u64::from(self.lens[start]);
+                } else if self.flows[start].is_some() {
+                    break;
+                }
+                start += 1;
+            }
+        }
+        for k in start..n {
             let len;
             let actions: &[Action] = if upcalled {
                 let Decided {

@@ -711,3 +711,75 @@ fn packets_leave_in_batch_order_whether_upcalled_or_hit() {
     assert_eq!(counting.transmitted_total(), 32);
     assert_counters_add_up(w.counters());
 }
+
+/// One batch with every kind of packet the action stage tells apart: hits on one-output
+/// flows (sent in one burst), a hit whose flow rewrites (its action list), and a miss (the
+/// upcall). The burst stops at the first packet that needs its list; one-output hits after
+/// it wait in the egress list behind it, so a flow's packets never overtake each other.
+#[test]
+fn one_output_hits_list_hits_and_misses_in_one_batch() {
+    use datapath::inspect::Chain;
+    use datapath::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
+    use datapath::slowpath::SlowPath;
+    use flow::{Action, FlowKey, FlowMask};
+
+    let cfg = Config::parse(ONE_BRIDGE, "test.toml".as_ref()).unwrap();
+    let slow = SharedSlowPath::new(SlowPath::new(&cfg));
+    let mut w = Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default());
+    let mut batch = Batch::new();
+    let mut sink = OrderSink::default();
+    for (port, m) in [(0u16, 1u8), (1, 2), (2, 3)] {
+        assert!(batch.push(&broadcast(m, None), port, 0, 0, Default::default()));
+    }
+    w.process(&mut batch, &mut sink, &mut NoObserver);
+    batch.clear();
+    // vm1 -> vm2: source port 1000 leaves unchanged, 1001 leaves as 9000.
+    let (plain, rewritten) = (tcp(1, 2, 1000, 80, None), tcp(1, 2, 1001, 80, None));
+    let generation = w.slow_path().generation();
+    let key = |f: &[u8]| FlowKey::from_frame(0, f).unwrap().0;
+    let t = w.flow_table_mut();
+    t.install(
+        &key(&plain),
+        &FlowMask::EXACT,
+        0,
+        &[Action::Output(1)],
+        generation,
+        0,
+    )
+    .unwrap();
+    let rewrite = [Action::SetTpSrc(9000), Action::Output(1)];
+    t.install(
+        &key(&rewritten),
+        &FlowMask::EXACT,
+        0,
+        &rewrite,
+        generation,
+        0,
+    )
+    .unwrap();
+    // vm2 -> vm3 is new: upcalled on the first pass, a one-output hit on the second.
+    let new = tcp(2, 3, 1002, 80, None);
+    let expect = [
+        vec![(1, 1000), (1, 9000), (1, 1000), (2, 1002)],
+        vec![(1, 1000), (2, 1002), (1, 9000), (1, 1000)],
+    ];
+    for (pass, expect) in expect.iter().enumerate() {
+        sink.sent.clear();
+        for (f, port) in [(&plain, 0), (&new, 1), (&rewritten, 0), (&plain, 0)] {
+            assert!(batch.push(f, port, S, 0, Default::default()));
+        }
+        w.process(&mut batch, &mut sink, &mut NoObserver);
+        batch.clear();
+        assert_eq!(&sink.sent, expect, "pass {pass}");
+    }
+    let c = w.counters();
+    assert_eq!(c.misses, 3 + 1, "{c:#?}");
+    assert_counters_add_up(c);
+    // Every hit was counted against its flow once.
+    let t = w.flow_table();
+    let packets = |f: &[u8]| {
+        let id = t.iter().find(|v| *v.key == key(f)).unwrap().id;
+        t.stats(id).unwrap().packets
+    };
+    assert_eq!((packets(&plain), packets(&rewritten)), (4, 2));
+}
