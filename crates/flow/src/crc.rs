@@ -1,9 +1,8 @@
 //! The CRC32-C instruction (SSE4.2), for the exact-match cache's hash: the only other `unsafe`
 //! in this crate besides the prefetch hint.
 //!
-//! Compiled only when SSE4.2 is enabled for the whole build (the workspace's `x86-64-v2`
-//! baseline, `.cargo/config.toml`), so the instruction exists on every CPU the binary may run
-//! on. Elsewhere the cache uses the table's multiply hash and this module is empty. It must
+//! Compiled only when SSE4.2 is enabled for the whole build (the workspace enables it in
+//! `.cargo/config.toml`), so the instruction exists on every CPU the binary may run on. Elsewhere the cache uses the table's multiply hash and this module is empty. It must
 //! never do anything but compute the checksum.
 #![allow(unsafe_code)]
 

@@ -82,7 +82,7 @@ impl Emc {
 
     /// The hash the cache files `key` under: CRC32-C of the eight words in two independent
     /// chains (eight `crc32` instructions, a third of the multiply hash's work) where SSE4.2
-    /// is compiled in, as it is with the workspace's `x86-64-v2` baseline; the table's keyed
+    /// is compiled in, as the workspace does (`.cargo/config.toml`); the table's keyed
     /// multiply hash elsewhere.
     ///
     /// CRC is not a keyed hash: an attacker who can choose keys can make them share slots.
