@@ -10,15 +10,22 @@
 /// Hints the CPU to bring the cache line holding `r` into L1. A no-op on other architectures.
 #[inline(always)]
 pub(crate) fn prefetch<T>(r: &T) {
+    prefetch_ptr(r as *const T);
+}
+
+/// [`prefetch`] of any address, even one outside every allocation (the instruction ignores
+/// it): lets a caller skip a bounds check whose only use would be the hint.
+#[inline(always)]
+pub(crate) fn prefetch_ptr<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: `prefetcht0` is a hint: no access visible to the program, it cannot fault (even
-        // on an invalid address), SSE is in the x86_64 baseline, and `r` is a live reference.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>()) }
+        // SAFETY: `prefetcht0` is a hint: no access visible to the program, it cannot fault
+        // (even on an invalid or dangling address), and SSE is in the x86_64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>()) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = r;
+        let _ = p;
     }
 }

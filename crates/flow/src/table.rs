@@ -284,6 +284,50 @@ pub struct FlowTable {
     counters: FlowTableCounters,
 }
 
+/// The exact-match probe of a burst whose hashes are known: `results[i]`, `outputs[i]` (see
+/// [`FlowTable::hit_batch`]) for each key the cache holds a live flow for, each counted
+/// against its flow when `packets` is given; returns the misses (bit `i` for key `i`).
+///
+/// A function of its own so that the cache and the flows come in as separate references: the
+/// compiler then knows the counting's writes leave the cache alone and keeps its fields in
+/// registers across the burst instead of reloading them for every key.
+#[inline(always)]
+fn probe_emc(
+    emc: &Emc,
+    hot: &mut [FlowHot],
+    hashes: &[u32; BATCH],
+    keys: &[FlowKey],
+    packets: Option<&BatchPackets<'_>>,
+    results: &mut [Option<FlowId>],
+    outputs: &mut [u16],
+) -> u32 {
+    let mut n = keys.len().min(results.len()).min(outputs.len()).min(BATCH);
+    if let Some(p) = packets {
+        n = n.min(p.len());
+    }
+    let mut miss = 0u32;
+    // Each outcome writes its own answer (no values merged after the branches: that kept
+    // them on the stack).
+    for i in 0..n {
+        if let Some((index, version)) = emc.lookup(hashes[i], &keys[i])
+            && let Some(h) = hot.get_mut(index as usize)
+            && h.live
+            && h.version == version
+        {
+            if let Some(p) = packets {
+                h.count(p.bytes[i], p.tcp_flags[i], p.times[i]);
+            }
+            results[i] = Some(FlowId { index, version });
+            outputs[i] = h.single_output;
+        } else {
+            results[i] = None;
+            outputs[i] = 0;
+            miss |= 1 << i;
+        }
+    }
+    miss
+}
+
 impl FlowTable {
     /// An empty table; allocates the EMC now.
     pub fn new(cfg: FlowTableConfig) -> FlowTable {
@@ -425,7 +469,7 @@ impl FlowTable {
         }
         let (keys, results, outputs) = (&keys[..n], &mut results[..n], &mut outputs[..n]);
         let mut hashes = [0u32; BATCH];
-        let mut miss = 0u32;
+        let miss;
         if self.emc.capacity() > 0 {
             // Index loops: `i < n <= BATCH` and `n` is at most every slice's length, so the
             // bounds checks fold away (the iterator chains cost a dozen instructions a key).
@@ -434,25 +478,15 @@ impl FlowTable {
                 hashes[i] = h;
                 self.emc.prefetch(h);
             }
-            for i in 0..n {
-                let mut out = 0;
-                let r = match self.emc.lookup(hashes[i], &keys[i]) {
-                    Some((index, version)) => match self.hot.get_mut(index as usize) {
-                        Some(h) if h.live && h.version == version => {
-                            if let Some(p) = packets {
-                                h.count(p.bytes[i], p.tcp_flags[i], p.times[i]);
-                            }
-                            out = h.single_output;
-                            Some(FlowId { index, version })
-                        }
-                        _ => None,
-                    },
-                    None => None,
-                };
-                results[i] = r;
-                outputs[i] = out;
-                miss |= u32::from(r.is_none()) << i;
-            }
+            miss = probe_emc(
+                &self.emc,
+                &mut self.hot,
+                &hashes,
+                keys,
+                packets,
+                results,
+                outputs,
+            );
             let misses = u64::from(miss.count_ones());
             self.counters.emc_hits += n as u64 - misses;
             self.counters.emc_misses += misses;
