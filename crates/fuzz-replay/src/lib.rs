@@ -1654,6 +1654,16 @@ pub fn flow_key(data: &[u8]) {
     };
     let port = u16::from_be_bytes(*port);
     let p = wire::parse_packet(frame);
+    // The plain-IPv4 reading the datapath runs first: the full parse's key whenever it
+    // gives one.
+    if let Some((key, flags)) = flow::FlowKey::from_plain_ipv4_frame(port, frame) {
+        assert_eq!(
+            key,
+            flow::FlowKey::extract(port, frame, &p),
+            "plain IPv4 key of {frame:02x?}"
+        );
+        assert_eq!(flags, p.tcp_flags, "plain IPv4 TCP flags of {frame:02x?}");
+    }
     match flow::FlowKey::from_frame(port, frame) {
         Some((key, flags)) => {
             assert_eq!(
