@@ -725,17 +725,21 @@ impl Probe<'_> {
     /// pass, and records each match that outranks the key's best so far.
     #[inline(always)]
     fn small<const P: u8>(&mut self, seed: &HashSeed, st: &mut Subtable, pending: u32) {
-        let smask = st.smask();
+        // The subtable is only read in the loop (its hit count is added after it), so the
+        // compiler may keep its mask and slots in registers across the burst.
+        let mut hits = 0;
+        let st_read: &Subtable = st;
+        let smask = st_read.smask();
         let mut m = pending;
         while m != 0 {
             let i = m.trailing_zeros() as usize;
             m &= m - 1;
             let Some(k) = self.keys.get(i) else { continue };
-            let h = seed.hash_masked_pairs(k, &st.mask, P);
+            let h = seed.hash_masked_pairs(k, &st_read.mask, P);
             let home = h as usize & smask;
             // The home slot is checked here: an empty one is the usual answer in a subtable
             // that does not hold the packet's flow.
-            let hit = match st.slots.get(home) {
+            let hit = match st_read.slots.get(home) {
                 None => None,
                 Some(s) if s.idx == 0 => None,
                 Some(s)
@@ -743,14 +747,14 @@ impl Probe<'_> {
                         && self
                             .stored
                             .get(s.idx as usize - 1)
-                            .is_some_and(|e| st.mask.matches(e, k)) =>
+                            .is_some_and(|e| st_read.mask.matches(e, k)) =>
                 {
                     Some(s.idx - 1)
                 }
-                Some(_) => find_from(st, self.stored, k, h, (home + 1) & smask),
+                Some(_) => find_from(st_read, self.stored, k, h, (home + 1) & smask),
             };
             if let Some(e) = hit {
-                st.hits += 1;
+                hits += 1;
                 let p = self.meta.get(e as usize).map_or(0, |m| m.priority);
                 if *self.found & (1 << i) == 0 || p > self.best[i] {
                     self.out[i] = e;
@@ -759,6 +763,7 @@ impl Probe<'_> {
                 }
             }
         }
+        st.hits += hits;
     }
 }
 

@@ -11,7 +11,7 @@
 //!   checksums, VLAN push/pop in the buffer's headroom, outputs in a fixed [`OutputSet`]; a
 //!   buffer's full parse is made only when first asked for ([`PacketBuf::parsed`]).
 //!
-//! The fast path (`from_frame`, `extract`, `lookup_batch`, `hit`, `execute`) must never
+//! The fast path (`from_frame`, `extract`, `lookup_batch`, `hit_batch`, `execute`) must never
 //! allocate, block or panic on any packet; `install` and `revalidate` are the slow path and
 //! may allocate. The only `unsafe` is a software prefetch hint (module `prefetch`) and
 //! the CRC32-C instruction of the exact-match cache's hash (module `crc`).

@@ -2,8 +2,9 @@
 //! the store of flows (actions, statistics, policy generation).
 //!
 //! A lookup goes EMC (see `emc.rs`) then classifier (see `classifier.rs`); a classifier hit may
-//! be cached in the EMC. Lookups, `actions` and `record` never allocate; `install` and
-//! `revalidate` may (slow path).
+//! be cached in the EMC. [`FlowTable::hit_batch`], the datapath's call, also counts each
+//! packet against the flow it found while it has the flow's line. Lookups, `actions` and
+//! `record` never allocate; `install` and `revalidate` may (slow path).
 //!
 //! **Flow store**: a slab of slots with a free list. A [`FlowId`] is a slot index plus the
 //! slot's *version*, bumped when the flow is removed; an id of a removed flow is therefore
@@ -15,10 +16,11 @@
 //! 64-byte line; the masked key lives in the classifier, the generation in a side array.
 //!
 //! * **Capacity**: `max_flows`. Installing into a full table evicts one flow chosen by a
-//!   *clock* (second chance): `record` sets a flow's referenced bit; the hand clears set bits
-//!   and evicts the first flow found without one. That approximates LRU at O(1) amortised.
-//! * **Idle timeout**: [`FlowTable::expire_idle`] removes flows not used (`record`) for
-//!   `idle_timeout_ns`.
+//!   *clock* (second chance): counting a packet (`hit_batch`, `record`) sets a flow's
+//!   referenced bit; the hand clears set bits and evicts the first flow found without one.
+//!   That approximates LRU at O(1) amortised.
+//! * **Idle timeout**: [`FlowTable::expire_idle`] removes flows no packet was counted against
+//!   for `idle_timeout_ns`.
 //! * **Revalidation**: [`FlowTable::revalidate`] re-decides every flow installed under an
 //!   older policy generation; kept flows get the new generation, replaced ones new actions
 //!   under the same id (lookups read actions through the id, so the old ones are never served
