@@ -711,37 +711,37 @@ impl FlowKey {
     /// Whenever it gives a key, that key is `from_frame`'s (and `extract`'s).
     #[inline(always)]
     pub fn from_plain_ipv4_frame(in_port: PortId, f: &[u8]) -> Option<(FlowKey, u16)> {
-        let b = f.first_chunk::<42>()?;
+        // Room for a TCP header whatever the protocol: one bounds check. A UDP frame shorter
+        // than 54 bytes (never on an Ethernet wire, whose minimum is 60) is left to the
+        // general reading.
+        let b = f.first_chunk::<54>()?;
         // Each word read as it lies in memory: the key keeps fields in network byte order.
         let dst = le_u64(b, 0) & MAC48;
-        let src_type = le_u64(b, 6);
+        let src = le_u64(b, 6) & MAC48;
+        let type_version = le_u32(b, 12);
         let ip = le_u64(b, 14);
         let ttl_proto_src = le_u64(b, 22);
         let (dst_ip, ports) = (le_u32(b, 30), le_u32(b, 34));
-        // Ethertype 0x0800, version 4 with a 20-byte header, total length at least 20, no
-        // fragment offset and no "more fragments".
-        let total = u16::from_be_bytes([(ip >> 16) as u8, (ip >> 24) as u8]);
-        let frag = u16::from_be_bytes([(ip >> 48) as u8, (ip >> 56) as u8]);
-        if src_type >> 48 != u64::from(u16::from_le_bytes([0x08, 0x00]))
-            || ip as u8 != 0x45
+        // Ethertype 0x0800 then version 4 with a 20-byte header (bytes 08 00 45), total
+        // length at least 20, no fragment offset and no "more fragments" (bytes 20 and 21,
+        // less the DF bit).
+        let total = u16::from_be_bytes([b[16], b[17]]);
+        if type_version & 0x00ff_ffff != u64::from(u32::from_le_bytes([0x08, 0x00, 0x45, 0]))
             || total < 20
-            || frag & 0x3fff != 0
+            || ip & 0xff3f << 48 != 0
         {
             return None;
         }
         let proto = (ttl_proto_src >> 8) as u8;
         let tcp_flags = match proto {
-            ip_proto::TCP => {
-                let t = f.get(34..54)?;
-                u16::from_be_bytes([t[12], t[13]]) & 0x0fff
-            }
+            ip_proto::TCP => u16::from_be_bytes([b[46], b[47]]) & 0x0fff,
             ip_proto::UDP => 0,
             _ => return None,
         };
         let w = [
-            put16(in_port, 0) | (src_type & !MAC48),
+            put16(in_port, 0) | put16(ethertype::IPV4, 6),
             dst | u64::from(proto) << 48,
-            (src_type & MAC48) | (ports & 0xffff) << 48,
+            src | (ports & 0xffff) << 48,
             ports >> 16,
             ttl_proto_src >> 32,
             0,
