@@ -517,10 +517,7 @@ impl Worker {
         }
         let mut live = n;
         if other != 0 {
-            let full = self.read_other_keys(batch, other);
-            if full != 0 {
-                live -= self.parse_keys(batch, full, obs);
-            }
+            live -= self.other_keys(batch, other, obs);
         }
 
         let live = self.ingress_stage(batch, live, sink, obs);
@@ -545,10 +542,11 @@ impl Worker {
         }
     }
 
-    /// Keys of the packets in `other` (bit `i` for slot `i`) that [`FlowKey::from_frame`]
-    /// reads; returns those it declined, to be parsed in full.
-    fn read_other_keys(&mut self, batch: &Batch, other: u32) -> u32 {
-        let mut full = 0;
+    /// Keys of the packets in `other` (bit `i` for slot `i`): read by [`FlowKey::from_frame`]
+    /// where it can, else from a full parse (kept in the buffer for whoever needs it next);
+    /// drops those without a whole link header. Returns how many it dropped.
+    fn other_keys(&mut self, batch: &Batch, other: u32, obs: &mut dyn Observer) -> usize {
+        let mut dropped = 0;
         let mut m = other;
         while m != 0 {
             let i = m.trailing_zeros() as usize;
@@ -556,30 +554,11 @@ impl Worker {
             let Some(b) = batch.bufs.get(i) else {
                 continue;
             };
-            match FlowKey::from_frame(b.in_port, b.frame()) {
-                Some((key, flags)) => {
-                    self.keys[i] = key;
-                    self.tcp_flags[i] = flags;
-                }
-                None => full |= 1 << i,
-            }
-        }
-        full
-    }
-
-    /// Keys of the packets in `full` (bit `i` for slot `i`) from a full parse (kept in the
-    /// buffer for whoever needs it next); drops those without a whole link header. Returns how
-    /// many it dropped.
-    #[cold]
-    fn parse_keys(&mut self, batch: &Batch, full: u32, obs: &mut dyn Observer) -> usize {
-        let mut dropped = 0;
-        let mut m = full;
-        while m != 0 {
-            let i = m.trailing_zeros() as usize;
-            m &= m - 1;
-            let Some(b) = batch.bufs.get(i) else {
+            if let Some((key, flags)) = FlowKey::from_frame(b.in_port, b.frame()) {
+                self.keys[i] = key;
+                self.tcp_flags[i] = flags;
                 continue;
-            };
+            }
             let p = b.parsed();
             if p.truncated == Some(Layer::Link) {
                 self.alive[i] = false;

@@ -649,10 +649,10 @@ impl datapath::pipeline::TxSink for OrderSink {
     }
 }
 
-#[test]
-fn packets_leave_in_batch_order_whether_upcalled_or_hit() {
+/// A worker of `ONE_BRIDGE` (no inspection engines) that has learnt the three VMs of br0
+/// (MACs 1, 2, 3 on ports 0, 1, 2), and an empty batch.
+fn worker_with_three_vms() -> (datapath::pipeline::Worker, datapath::pipeline::Batch) {
     use datapath::inspect::Chain;
-    use datapath::memory::MemorySink;
     use datapath::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
     use datapath::slowpath::SlowPath;
 
@@ -660,19 +660,21 @@ fn packets_leave_in_batch_order_whether_upcalled_or_hit() {
     let slow = SharedSlowPath::new(SlowPath::new(&cfg));
     let mut w = Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default());
     let mut batch = Batch::new();
-    let mut sink = OrderSink::default();
-    // Learn the three VMs of br0.
     for (port, m) in [(0u16, 1u8), (1, 2), (2, 3)] {
-        assert!(batch.push(
-            &broadcast(m, None),
-            port,
-            0,
-            0,
-            flow::OffloadMeta::default()
-        ));
+        assert!(batch.push(&broadcast(m, None), port, 0, 0, Default::default()));
     }
-    w.process(&mut batch, &mut sink, &mut NoObserver);
+    w.process(&mut batch, &mut OrderSink::default(), &mut NoObserver);
     batch.clear();
+    (w, batch)
+}
+
+#[test]
+fn packets_leave_in_batch_order_whether_upcalled_or_hit() {
+    use datapath::memory::MemorySink;
+    use datapath::pipeline::{Batch, NoObserver};
+
+    let (mut w, mut batch) = worker_with_three_vms();
+    let mut sink = OrderSink::default();
     // 32 packets round the triangle vm1 -> vm2 -> vm3 -> vm1, each with its own source port.
     let fill = |batch: &mut Batch| {
         let mut expect = Vec::new();
@@ -718,21 +720,11 @@ fn packets_leave_in_batch_order_whether_upcalled_or_hit() {
 /// it wait in the egress list behind it, so a flow's packets never overtake each other.
 #[test]
 fn one_output_hits_list_hits_and_misses_in_one_batch() {
-    use datapath::inspect::Chain;
-    use datapath::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
-    use datapath::slowpath::SlowPath;
+    use datapath::pipeline::NoObserver;
     use flow::{Action, FlowKey, FlowMask};
 
-    let cfg = Config::parse(ONE_BRIDGE, "test.toml".as_ref()).unwrap();
-    let slow = SharedSlowPath::new(SlowPath::new(&cfg));
-    let mut w = Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default());
-    let mut batch = Batch::new();
+    let (mut w, mut batch) = worker_with_three_vms();
     let mut sink = OrderSink::default();
-    for (port, m) in [(0u16, 1u8), (1, 2), (2, 3)] {
-        assert!(batch.push(&broadcast(m, None), port, 0, 0, Default::default()));
-    }
-    w.process(&mut batch, &mut sink, &mut NoObserver);
-    batch.clear();
     // vm1 -> vm2: source port 1000 leaves unchanged, 1001 leaves as 9000.
     let (plain, rewritten) = (tcp(1, 2, 1000, 80, None), tcp(1, 2, 1001, 80, None));
     let generation = w.slow_path().generation();
