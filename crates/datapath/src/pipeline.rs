@@ -564,16 +564,7 @@ impl Worker {
                 self.alive[i] = false;
                 dropped += 1;
                 self.counters.drop(DropReason::Malformed);
-                obs.on_drop(&DropNotice {
-                    time_ns: batch.times[i],
-                    number: batch.numbers[i],
-                    in_port: b.in_port,
-                    out_port: None,
-                    frame: b.frame(),
-                    parsed: p,
-                    reason: DropReason::Malformed.name(),
-                    stage: None,
-                });
+                notify_drop(obs, batch, i, DropReason::Malformed);
                 continue;
             }
             self.keys[i] = FlowKey::extract(b.in_port, b.frame(), p);
@@ -763,17 +754,7 @@ impl Worker {
             if !sp.upcall_into(&self.keys[i], batch.times[i].max(now), d) {
                 self.alive[i] = false;
                 self.counters.drop(DropReason::UpcallMeter);
-                let b = &batch.bufs[i];
-                obs.on_drop(&DropNotice {
-                    time_ns: batch.times[i],
-                    number: batch.numbers[i],
-                    in_port: b.in_port,
-                    out_port: None,
-                    frame: b.frame(),
-                    parsed: b.parsed(),
-                    reason: DropReason::UpcallMeter.name(),
-                    stage: None,
-                });
+                notify_drop(obs, batch, i, DropReason::UpcallMeter);
                 continue;
             }
             let start = self.decided_actions.len() as u32;
@@ -964,17 +945,7 @@ impl Worker {
             if let Err(reason) = outcome {
                 self.alive[i] = false;
                 self.counters.drop(reason);
-                let b = &batch.bufs[i];
-                obs.on_drop(&DropNotice {
-                    time_ns: batch.times[i],
-                    number: batch.numbers[i],
-                    in_port: b.in_port,
-                    out_port: None,
-                    frame: b.frame(),
-                    parsed: b.parsed(),
-                    reason: reason.name(),
-                    stage: None,
-                });
+                notify_drop(obs, batch, i, reason);
             }
         }
         if direct_packets > 0 {
@@ -1149,6 +1120,25 @@ impl Worker {
         if self.slow.generation() != self.seen_generation {
             self.revalidate(now);
         }
+    }
+}
+
+/// Tells `obs` that the packet in slot `i` was dropped for `reason` by the datapath itself
+/// (no inspection stage, no output): the frame as it is now, with its parse.
+fn notify_drop(obs: &mut dyn Observer, batch: &Batch, i: usize, reason: DropReason) {
+    if let (Some(b), Some(&time_ns), Some(&number)) =
+        (batch.bufs.get(i), batch.times.get(i), batch.numbers.get(i))
+    {
+        obs.on_drop(&DropNotice {
+            time_ns,
+            number,
+            in_port: b.in_port,
+            out_port: None,
+            frame: b.frame(),
+            parsed: b.parsed(),
+            reason: reason.name(),
+            stage: None,
+        });
     }
 }
 
