@@ -286,6 +286,19 @@ pub struct FlowTable {
     counters: FlowTableCounters,
 }
 
+/// How many keys of a burst every slice covers, at most [`BATCH`]: index loops up to it need
+/// no bounds checks.
+#[inline(always)]
+fn burst_len(
+    keys: &[FlowKey],
+    packets: Option<&BatchPackets<'_>>,
+    results: &[Option<FlowId>],
+    outputs: &[u16],
+) -> usize {
+    let n = keys.len().min(results.len()).min(outputs.len()).min(BATCH);
+    packets.map_or(n, |p| n.min(p.len()))
+}
+
 /// The exact-match probe of a burst whose hashes are known: `results[i]`, `outputs[i]` (see
 /// [`FlowTable::hit_batch`]) for each key the cache holds a live flow for, each counted
 /// against its flow when `packets` is given; returns the misses (bit `i` for key `i`).
@@ -303,10 +316,7 @@ fn probe_emc(
     results: &mut [Option<FlowId>],
     outputs: &mut [u16],
 ) -> u32 {
-    let mut n = keys.len().min(results.len()).min(outputs.len()).min(BATCH);
-    if let Some(p) = packets {
-        n = n.min(p.len());
-    }
+    let n = burst_len(keys, packets, results, outputs);
     let mut miss = 0u32;
     // Each outcome writes its own answer (no values merged after the branches: that kept
     // them on the stack).
@@ -465,10 +475,7 @@ impl FlowTable {
         results: &mut [Option<FlowId>],
         outputs: &mut [u16],
     ) -> usize {
-        let mut n = keys.len().min(results.len()).min(outputs.len()).min(BATCH);
-        if let Some(p) = packets {
-            n = n.min(p.len());
-        }
+        let n = burst_len(keys, packets, results, outputs);
         let (keys, results, outputs) = (&keys[..n], &mut results[..n], &mut outputs[..n]);
         let mut hashes = [0u32; BATCH];
         let miss;

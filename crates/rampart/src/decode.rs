@@ -70,7 +70,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 
-use capture::{CaptureError, CaptureReader, SharedBytes, TsResolution};
+use capture::{CaptureError, CaptureReader, Packet, SharedBytes, TsResolution};
 use clap::Args;
 use line::{LINE_ROOM, Line, Lines, Stamp, Stamper};
 use wire::LinkType;
@@ -364,6 +364,23 @@ struct Found {
     digits: u8,
 }
 
+impl Found {
+    /// What the formatter needs of `p`, whose bytes are at `at` of their buffer, with
+    /// `digits` digits of fraction in its time.
+    fn of(p: &Packet<'_>, at: usize, digits: u8) -> Found {
+        Found {
+            at,
+            caplen: p.caplen,
+            orig_len: p.orig_len,
+            interface: p.interface,
+            nanos: p.timestamp.nanos,
+            secs: p.timestamp.secs,
+            link: p.link,
+            digits,
+        }
+    }
+}
+
 /// Consecutive packets lent out of one buffer, and their lines once formatted.
 #[derive(Debug)]
 struct Batch {
@@ -445,19 +462,7 @@ impl<R: Read> ReadSide<'_, R> {
                 continue;
             }
             let (found, number) = match self.reader.next_packet() {
-                Ok(Some(p)) => {
-                    let found = Found {
-                        at: 0,
-                        caplen: p.caplen,
-                        orig_len: p.orig_len,
-                        interface: p.interface,
-                        nanos: p.timestamp.nanos,
-                        secs: p.timestamp.secs,
-                        link: p.link,
-                        digits: 6,
-                    };
-                    (found, p.number)
-                }
+                Ok(Some(p)) => (Found::of(&p, 0, 6), p.number),
                 Ok(None) => {
                     self.ended = true;
                     break;
@@ -510,16 +515,7 @@ impl<R: Read> ReadSide<'_, R> {
         let (found, mut first) = (&mut batch.found, None);
         let n = self.reader.next_buffered(room, |p, at| {
             first.get_or_insert(p.number);
-            found.push(Found {
-                at,
-                caplen: p.caplen,
-                orig_len: p.orig_len,
-                interface: p.interface,
-                nanos: p.timestamp.nanos,
-                secs: p.timestamp.secs,
-                link: p.link,
-                digits,
-            });
+            found.push(Found::of(p, at, digits));
         });
         self.read += n as u64;
         if let (None, Some(first)) = (&batch.held, first) {
