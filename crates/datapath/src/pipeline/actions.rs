@@ -1,0 +1,245 @@
+//! Actions: each packet's flow actions rewrite it in place and collect its outputs into the
+//! egress list; one-output hits with no egress engine go straight into one transmit burst.
+//!
+//! A copy is made only when an output must see the packet before a later rewrite; copies come
+//! from a pool that grows to its limit on first need and is then only reused.
+
+use flow::{Action, OutputSet, PacketBuf, Step};
+
+use super::observer::notify_drop;
+use super::upcall::Decided;
+use super::{BUF_SIZE, Batch, Observer, TxBurst, TxSink, Worker};
+use crate::MAX_BATCH;
+use crate::counters::{DatapathCounters, DropReason};
+use crate::port::PortId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Src {
+    Batch(u8),
+    Copy(u16),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Egress {
+    pub(super) src: Src,
+    pub(super) pkt: u8,
+    pub(super) port: PortId,
+}
+
+impl Worker {
+    /// Runs the actions of the packets that hit (`upcalled == false`) or of those the slow
+    /// path just decided (`upcalled == true`).
+    /// Returns true when a hit's flow says "to slow path" (the packet joins the upcalls).
+    ///
+    /// A one-output flow's packet is transmitted right here when no egress engine is configured
+    /// (its egress verdict can only be "pass") and no earlier packet of the batch is waiting in
+    /// the egress list (so the order of transmission is that of the batch).
+    pub(super) fn action_stage(
+        &mut self,
+        batch: &mut Batch,
+        sink: &mut dyn TxSink,
+        obs: &mut dyn Observer,
+        upcalled: bool,
+    ) -> bool {
+        let mut to_slow_path = false;
+        let direct = self.egress.is_empty();
+        // Packets sent straight from here, as one burst at the end of the stage.
+        let mut burst = [(0u8, 0 as PortId); MAX_BATCH];
+        let (mut direct_packets, mut direct_bytes) = (0usize, 0u64);
+        let n = if upcalled {
+            self.decided.len()
+        } else {
+            batch.len
+        };
+        // The hits' common case in a loop of its own: one-output flows go into the burst and
+        // misses wait for the upcall, up to the first hit that needs its action list. The
+        // loop below takes it from there, with the same rules.
+        let mut start = 0;
+        if !upcalled && direct && self.egress_list.is_empty() {
+            let n = n.min(MAX_BATCH);
+            while start < n {
+                if let Some(port) = self.single_output[start].checked_sub(1) {
+                    burst[direct_packets] = (start as u8, port);
+                    direct_packets += 1;
+                    direct_bytes += u64::from(self.lens[start]);
+                } else if self.flows[start].is_some() {
+                    break;
+                }
+                start += 1;
+            }
+        }
+        for k in start..n {
+            let len;
+            let actions: &[Action] = if upcalled {
+                let Decided {
+                    slot,
+                    flow,
+                    actions: (start, end),
+                } = self.decided[k];
+                let i = usize::from(slot);
+                len = batch.bufs[i].len() as u32;
+                if let Some(id) = flow {
+                    self.table
+                        .record(id, len, self.tcp_flags[i], batch.times[i]);
+                }
+                self.decided_actions
+                    .get(start as usize..end as usize)
+                    .unwrap_or_default()
+            } else {
+                let Some(id) = self.flows[k].filter(|_| self.alive[k]) else {
+                    continue;
+                };
+                // Already counted against the flow by the lookup.
+                len = self.lens[k];
+                if let Some(port) = self.single_output[k].checked_sub(1) {
+                    // The commonest flow by far: one output, no rewrite.
+                    if direct && self.egress_list.is_empty() && direct_packets < MAX_BATCH {
+                        burst[direct_packets] = (k as u8, port);
+                        direct_packets += 1;
+                        direct_bytes += u64::from(len);
+                        continue;
+                    }
+                    self.egress_list.push(Egress {
+                        src: Src::Batch(k as u8),
+                        pkt: k as u8,
+                        port,
+                    });
+                    continue;
+                }
+                let actions = self.table.actions(id);
+                if actions.first() == Some(&Action::ToSlowPath) {
+                    // Decided afresh by the slow path, nothing installed.
+                    self.flows[k] = None;
+                    self.no_install[k] = true;
+                    to_slow_path = true;
+                    continue;
+                }
+                actions
+            };
+            let i = if upcalled {
+                usize::from(self.decided[k].slot)
+            } else {
+                k
+            };
+            let outcome = run_actions(
+                actions,
+                i,
+                &mut batch.bufs,
+                &mut self.copies,
+                self.copies_max,
+                &mut self.copies_used,
+                &mut self.outputs,
+                &mut self.egress_list,
+                &mut self.counters,
+            );
+            if let Err(reason) = outcome {
+                self.alive[i] = false;
+                self.counters.drop(reason);
+                notify_drop(obs, batch, i, reason);
+            }
+        }
+        if direct_packets > 0 {
+            // Before anything in the egress list: every packet of the burst came earlier in
+            // the batch than the first packet listed there.
+            sink.transmit_burst(&TxBurst {
+                bufs: &batch.bufs,
+                times: &batch.times,
+                list: &burst[..direct_packets],
+            });
+            // Transmitted without an egress list entry: both egress counts and the transmit.
+            let d = direct_packets as u64;
+            self.counters.egress_inspected += d;
+            self.counters.egress_passed += d;
+            self.counters.tx_packets += d;
+            self.counters.tx_bytes += direct_bytes;
+        }
+        to_slow_path
+    }
+}
+
+/// Applies a flow's actions to packet `i`, appending its outputs to `egress`. Outputs that
+/// must see the packet before a later rewrite get a copy from the worker's pool.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_actions(
+    actions: &[Action],
+    i: usize,
+    bufs: &mut [PacketBuf],
+    copies: &mut Vec<PacketBuf>,
+    copies_max: usize,
+    copies_used: &mut usize,
+    outputs: &mut OutputSet,
+    egress: &mut Vec<Egress>,
+    counters: &mut DatapathCounters,
+) -> Result<(), DropReason> {
+    let outputs_before = egress.len();
+    // The commonest flow by far: one output, no rewrite.
+    if let [Action::Output(port)] = actions {
+        egress.push(Egress {
+            src: Src::Batch(i as u8),
+            pkt: i as u8,
+            port: *port,
+        });
+        return Ok(());
+    }
+    let buf = &mut bufs[i];
+    outputs.clear();
+    let mut start = 0;
+    loop {
+        match flow::execute_from(actions, start, buf, outputs) {
+            Err(_) => {
+                egress.truncate(outputs_before);
+                return Err(DropReason::ActionFailed);
+            }
+            Ok(Step::Resume(next)) => {
+                // These outputs see the packet as it is now; later actions rewrite it.
+                if *copies_used == copies.len() && copies.len() < copies_max {
+                    // The pool grows to its maximum as copies are first needed, then is reused.
+                    copies.push(PacketBuf::new(BUF_SIZE, PacketBuf::DEFAULT_HEADROOM));
+                }
+                let loaded = match copies.get_mut(*copies_used) {
+                    Some(c) => c.load_copy(buf).is_ok(),
+                    None => false,
+                };
+                if loaded {
+                    counters.copies += 1;
+                    for &port in outputs.ports() {
+                        egress.push(Egress {
+                            src: Src::Copy(*copies_used as u16),
+                            pkt: i as u8,
+                            port,
+                        });
+                    }
+                    *copies_used += 1;
+                } else {
+                    for _ in outputs.ports() {
+                        counters.drop(DropReason::PoolExhausted);
+                    }
+                }
+                outputs.clear_ports();
+                start = next;
+            }
+            Ok(Step::Done) => break,
+        }
+    }
+    if let Some(reason) = outputs.drop_reason() {
+        egress.truncate(outputs_before);
+        return Err(DropReason::from(reason));
+    }
+    if outputs.to_slow_path() {
+        // Only meaningful as a flow's first action, where the lookup stage handles it;
+        // anywhere else the action list is malformed.
+        egress.truncate(outputs_before);
+        return Err(DropReason::ActionFailed);
+    }
+    for &port in outputs.ports() {
+        egress.push(Egress {
+            src: Src::Batch(i as u8),
+            pkt: i as u8,
+            port,
+        });
+    }
+    if egress.len() == outputs_before {
+        return Err(DropReason::NoDestination);
+    }
+    Ok(())
+}

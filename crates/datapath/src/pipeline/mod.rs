@@ -1,0 +1,319 @@
+//! The pipeline one worker runs over each batch of up to 32 packets:
+//!
+//! 1. **receive**: the batch arrives in preallocated buffers ([`Batch`]);
+//! 2. **flow key** of each packet, read straight from the bytes ([`FlowKey::from_frame`]) for
+//!    the common shapes, from a full parse ([`FlowKey::extract`]) for the rest. The full parse
+//!    ([`wire::ParsedPacket`]) is otherwise made only when something needs it (an inspection
+//!    engine, a rewrite action, a drop report), once per packet, and kept in the buffer;
+//! 3. **ingress inspection** of the packet as the sender sent it;
+//! 4. **flow lookup**: exact-match cache, then megaflow classifier, as one batch; a miss goes up
+//!    to the [`SlowPath`] (under its lock, once per batch), which installs a megaflow;
+//! 5. **actions**: rewrite the frame in place (set fields, push/pop VLAN) and collect outputs; a
+//!    copy is made only when an output must see the packet before a later rewrite;
+//! 6. **egress inspection** of each output copy as its receiver will get it;
+//! 7. **transmit** to the [`TxSink`], checking that the copy passed both inspections.
+//!
+//! The hot path must never allocate, lock or block per packet: scratch arrays live in the
+//! [`Worker`], the slow path's lock is taken at most once per batch and only when a packet
+//! missed, and buffers are recycled (the pool of output copies grows to its limit as copies are
+//! first needed, then is only reused). Only the slow path (upcalls, installs) and the report of
+//! a dropped or alerted packet to the [`Observer`] may allocate. A worker is shared-nothing: it
+//! owns its flow table and its inspection engines; only the slow path (MAC learning,
+//! decisions) is shared.
+
+mod actions;
+mod batch;
+mod egress;
+mod ingress;
+mod keys;
+mod lookup;
+mod observer;
+mod shared;
+mod sink;
+mod upcall;
+
+use std::sync::Arc;
+
+use flow::{Action, FlowId, FlowKey, FlowMask, FlowTable, FlowTableConfig, OutputSet, PacketBuf};
+
+use crate::MAX_BATCH;
+use crate::config::Limits;
+use crate::counters::DatapathCounters;
+use crate::inspect::{Chain, PacketView, Verdict};
+use crate::reject;
+use crate::slowpath::Decision;
+
+use actions::Egress;
+use upcall::{BatchInstall, Decided};
+
+pub use batch::{BUF_SIZE, Batch};
+pub use observer::{AlertNotice, DropNotice, NoObserver, Observer};
+pub use shared::{SharedSlowPath, SlowPathGuard};
+pub use sink::{TxBurst, TxPacket, TxSink};
+
+/// How often (in pipeline time) a worker expires idle flows and refreshes MAC learning.
+pub const MAINTENANCE_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// One datapath worker.
+pub struct Worker {
+    id: usize,
+    table: FlowTable,
+    slow: Arc<SharedSlowPath>,
+    seen_generation: u64,
+    ingress: Chain,
+    egress: Chain,
+    counters: DatapathCounters,
+    /// Output copies, made on first need up to `copies_max` (64 KB each: most workers never
+    /// need more than a few, and a pool allocated up front cost 64 MB of memory per worker).
+    copies: Vec<PacketBuf>,
+    copies_max: usize,
+    copies_used: usize,
+    reply: Box<[u8]>,
+    last_maintenance: Option<u64>,
+    // Per-batch scratch, sized once.
+    keys: [FlowKey; MAX_BATCH],
+    /// TCP flags of each packet (for the flow statistics).
+    tcp_flags: [u16; MAX_BATCH],
+    /// Length of each packet as received (for the flow statistics).
+    lens: [u32; MAX_BATCH],
+    alive: [bool; MAX_BATCH],
+    flows: [Option<FlowId>; MAX_BATCH],
+    verdicts: [Verdict; MAX_BATCH],
+    lookup_keys: [FlowKey; MAX_BATCH],
+    lookup_idx: [u8; MAX_BATCH],
+    lookup_out: [Option<FlowId>; MAX_BATCH],
+    lookup_lens: [u32; MAX_BATCH],
+    lookup_flags: [u16; MAX_BATCH],
+    lookup_times: [u64; MAX_BATCH],
+    lookup_single: [u16; MAX_BATCH],
+    /// `port + 1` for a packet whose flow's actions are exactly `[Output(port)]`, else 0.
+    single_output: [u16; MAX_BATCH],
+    /// Packets whose flow says "to slow path": decided afresh, nothing installed.
+    no_install: [bool; MAX_BATCH],
+    /// This batch's upcalled packets: slot, the flow installed (if any), and where its actions
+    /// are in `decided_actions`.
+    decided: Vec<Decided>,
+    /// The actions of every decision of this batch, one after the other (no list per packet).
+    decided_actions: Vec<Action>,
+    /// The slow path's answer, reused from one upcall to the next.
+    decision: Decision,
+    /// Flows this batch's upcalls installed, and their distinct masks.
+    batch_installs: Vec<BatchInstall>,
+    batch_masks: Vec<FlowMask>,
+    outputs: OutputSet,
+    egress_list: Vec<Egress>,
+    egress_verdicts: Vec<Verdict>,
+    views: Vec<PacketView<'static>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("id", &self.id)
+            .field("flows", &self.table.len())
+            .field("ingress", &self.ingress)
+            .field("egress", &self.egress)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reuses a vector's allocation for views of another lifetime (the in-place collect of an
+/// emptied vector keeps its buffer).
+fn recycle<'a, 'b>(mut v: Vec<PacketView<'a>>) -> Vec<PacketView<'b>> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
+}
+
+impl Worker {
+    /// A worker with its own flow table and inspection chains.
+    pub fn new(
+        id: usize,
+        limits: &Limits,
+        slow: Arc<SharedSlowPath>,
+        ingress: Chain,
+        egress: Chain,
+    ) -> Self {
+        let table = FlowTable::new(FlowTableConfig {
+            emc_entries: limits.emc_entries,
+            emc_insert_inv_prob: limits.emc_insert_inv_prob,
+            max_flows: limits.max_flows,
+            idle_timeout_ns: limits.idle_timeout_ms.saturating_mul(1_000_000),
+        });
+        let copies_max = limits.pool_buffers.min(4096);
+        Worker {
+            id,
+            table,
+            seen_generation: slow.generation(),
+            slow,
+            ingress,
+            egress,
+            counters: DatapathCounters::default(),
+            copies: Vec::with_capacity(copies_max),
+            copies_max,
+            copies_used: 0,
+            reply: vec![0u8; reject::MAX_REPLY].into_boxed_slice(),
+            last_maintenance: None,
+            keys: [FlowKey::zero(); MAX_BATCH],
+            tcp_flags: [0; MAX_BATCH],
+            lens: [0; MAX_BATCH],
+            alive: [false; MAX_BATCH],
+            flows: [None; MAX_BATCH],
+            verdicts: [Verdict::Pass; MAX_BATCH],
+            lookup_keys: [FlowKey::zero(); MAX_BATCH],
+            lookup_idx: [0; MAX_BATCH],
+            lookup_out: [None; MAX_BATCH],
+            lookup_lens: [0; MAX_BATCH],
+            lookup_flags: [0; MAX_BATCH],
+            lookup_times: [0; MAX_BATCH],
+            lookup_single: [0; MAX_BATCH],
+            single_output: [0; MAX_BATCH],
+            no_install: [false; MAX_BATCH],
+            decided: Vec::with_capacity(MAX_BATCH),
+            decided_actions: Vec::with_capacity(MAX_BATCH * 4),
+            decision: Decision::empty(),
+            batch_installs: Vec::with_capacity(MAX_BATCH),
+            batch_masks: Vec::with_capacity(MAX_BATCH),
+            outputs: OutputSet::new(),
+            egress_list: Vec::with_capacity(MAX_BATCH * 4),
+            egress_verdicts: Vec::with_capacity(MAX_BATCH * 4),
+            views: Vec::with_capacity(MAX_BATCH),
+        }
+    }
+
+    /// This worker's index.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> &DatapathCounters {
+        &self.counters
+    }
+
+    /// The worker's flow table (tests, reports).
+    pub fn flow_table(&self) -> &FlowTable {
+        &self.table
+    }
+
+    /// The worker's flow table, to install flows directly (benchmarks, tests).
+    pub fn flow_table_mut(&mut self) -> &mut FlowTable {
+        &mut self.table
+    }
+
+    /// The shared slow path.
+    pub fn slow_path(&self) -> &Arc<SharedSlowPath> {
+        &self.slow
+    }
+
+    /// Runs the whole pipeline over one batch. The batch is left holding the frames as
+    /// rewritten; the caller clears it for reuse.
+    pub fn process(&mut self, batch: &mut Batch, sink: &mut dyn TxSink, obs: &mut dyn Observer) {
+        let n = batch.len;
+        if n == 0 {
+            return;
+        }
+        let now = batch.times[n - 1];
+        if self.slow.generation() != self.seen_generation {
+            self.revalidate(now);
+        }
+        self.counters.rx_packets += n as u64;
+
+        // Lengths first, in a loop of their own: the key loop below is short of registers.
+        let mut rx_bytes = 0u64;
+        for i in 0..n {
+            let len = batch.bufs[i].len();
+            rx_bytes += len as u64;
+            self.lens[i] = len as u32;
+        }
+        self.counters.rx_bytes += rx_bytes;
+        self.alive[..n].fill(true);
+
+        // Flow keys, read straight from the bytes: plain IPv4 TCP/UDP in a loop of its own
+        // (it has the registers to itself), the other common shapes in a second loop, and the
+        // rest parsed in full.
+        let mut other = 0u32;
+        for i in 0..n {
+            let b = &batch.bufs[i];
+            if let Some((key, flags)) = FlowKey::from_plain_ipv4_frame(b.in_port, b.frame()) {
+                self.keys[i] = key;
+                self.tcp_flags[i] = flags;
+            } else {
+                other |= 1 << i;
+            }
+        }
+        let mut live = n;
+        if other != 0 {
+            live -= self.other_keys(batch, other, obs);
+        }
+
+        let live = self.ingress_stage(batch, live, sink, obs);
+        let missed = self.lookup_stage(batch, live);
+        self.egress_list.clear();
+        // Hits run their actions before any upcall installs a flow: an install at the flow
+        // limit may evict a flow another packet of this batch hit.
+        let to_slow_path = self.action_stage(batch, sink, obs, false);
+        if missed || to_slow_path {
+            self.upcall_stage(batch, now, obs);
+            self.action_stage(batch, sink, obs, true);
+        }
+        self.egress_stage(batch, sink, obs);
+
+        self.copies_used = 0;
+        sink.flush();
+        if self
+            .last_maintenance
+            .is_none_or(|t| now.saturating_sub(t) >= MAINTENANCE_INTERVAL_NS)
+        {
+            self.maintain(now);
+        }
+    }
+
+    /// Keys of the packets in `other` (bit `i` for slot `i`): read by [`FlowKey::from_frame`]
+    /// where it can, else from a full parse (kept in the buffer for whoever needs it next);
+    /// Re-decides every flow installed under an older slow-path generation.
+    fn revalidate(&mut self, now: u64) {
+        let slow = Arc::clone(&self.slow);
+        let mut sp = slow.lock();
+        let current = sp.generation();
+        let stats = self.table.revalidate(current, |key, mask, actions| {
+            let d = sp.decide(key, now);
+            sp.note_decision(&d);
+            if d.mask != *mask {
+                flow::Revalidation::Delete
+            } else if d.actions.as_slice() == actions {
+                flow::Revalidation::Keep
+            } else {
+                flow::Revalidation::Replace(d.actions)
+            }
+        });
+        self.counters.revalidations += 1;
+        self.counters.flows_revalidated_deleted += stats.deleted as u64;
+        self.counters.flows_revalidated_updated += stats.replaced as u64;
+        self.seen_generation = current;
+    }
+
+    /// Periodic work: expire idle flows, keep MACs of active flows learnt, age the FDB.
+    fn maintain(&mut self, now: u64) {
+        let since = self.last_maintenance.unwrap_or(0);
+        self.last_maintenance = Some(now);
+        self.counters.flows_expired += self.table.expire_idle(now) as u64;
+        let slow = Arc::clone(&self.slow);
+        let mut sp = slow.lock();
+        for f in self.table.iter() {
+            if f.stats.last_used > since {
+                sp.refresh_from_flow(f.key, f.stats.last_used);
+            }
+        }
+        sp.age(now);
+    }
+
+    /// Forces maintenance at `now` (end of a replay, tests).
+    pub fn maintain_now(&mut self, now: u64) {
+        self.maintain(now);
+        if self.slow.generation() != self.seen_generation {
+            self.revalidate(now);
+        }
+    }
+}
