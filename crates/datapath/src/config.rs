@@ -90,6 +90,11 @@ pub struct Limits {
     pub upcall_burst: u64,
     /// Packet buffers preallocated per worker.
     pub pool_buffers: usize,
+    /// Reject answers (TCP RST, ICMP unreachable) sent per second per input port at most, so a
+    /// reject rule cannot be turned into a reflector by spoofed sources.
+    pub reject_rate: u64,
+    /// Reject answer burst per input port.
+    pub reject_burst: u64,
 }
 
 impl Default for Limits {
@@ -106,6 +111,8 @@ impl Default for Limits {
             upcall_rate: 1_000_000,
             upcall_burst: 100_000,
             pool_buffers: 1024,
+            reject_rate: 100,
+            reject_burst: 200,
         }
     }
 }

@@ -1,10 +1,10 @@
 //! Counters of the pipeline: one per stage, one per drop reason.
 //!
 //! Every packet that enters is counted once at receive and ends in exactly one of: forwarded
-//! (one or more copies transmitted) or dropped (one reason). Every copy transmitted is counted
-//! once at egress inspection and once at transmit, so `tx_packets == egress_passed` and a
-//! transmitted copy of a packet that skipped a stage shows up as a drop with reason
-//! `uninspected` (which must stay zero). Counters are plain integers owned by one worker;
+//! (one or more copies transmitted) or dropped (one reason). Every frame transmitted (output
+//! copies and reject answers alike) is counted once at egress inspection and once at transmit,
+//! so `tx_packets == egress_passed`; a frame cannot reach transmit without both inspections (the
+//! pipeline's `Cleared` type sees to that). Counters are plain integers owned by one worker;
 //! reports add the workers' counters together.
 
 use std::collections::BTreeMap;
@@ -42,13 +42,11 @@ pub enum DropReason {
     ActionFailed,
     /// No packet buffer was free for a copy.
     PoolExhausted,
-    /// A copy reached transmit without both inspections (a bug if ever non-zero).
-    Uninspected,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 15] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::Malformed,
         DropReason::NoInputPort,
         DropReason::UnknownPort,
@@ -63,7 +61,6 @@ impl DropReason {
         DropReason::TtlExpired,
         DropReason::ActionFailed,
         DropReason::PoolExhausted,
-        DropReason::Uninspected,
     ];
 
     /// The kebab-case name used in reports and EVE `drop.reason`.
@@ -83,7 +80,6 @@ impl DropReason {
             DropReason::TtlExpired => "ttl-expired",
             DropReason::ActionFailed => "action-failed",
             DropReason::PoolExhausted => "pool-exhausted",
-            DropReason::Uninspected => "uninspected",
         }
     }
 }
@@ -134,7 +130,8 @@ macro_rules! counter_fields {
             egress_alerts,
             tx_packets,
             tx_bytes,
-            rejects_sent
+            rejects_sent,
+            rejects_limited
         )
     };
 }
@@ -168,6 +165,8 @@ pub struct DatapathCounters {
     pub tx_bytes: u64,
     /// TCP RST or ICMP unreachable answers sent for reject verdicts.
     pub rejects_sent: u64,
+    /// Reject answers not sent: the input port's reply rate was exceeded.
+    pub rejects_limited: u64,
     /// Packets (or copies) dropped by the datapath, by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::ALL.len()],
     /// Packets (or copies) dropped or rejected by inspection engines.
@@ -202,7 +201,7 @@ impl DatapathCounters {
 
     /// Every per-stage counter with its name, in report order (drops are in
     /// [`DatapathCounters::drop_table`]).
-    pub fn named(&self) -> [(&'static str, u64); 24] {
+    pub fn named(&self) -> [(&'static str, u64); 25] {
         macro_rules! named {
             ($($f:ident),*) => { [$( (stringify!($f), self.$f), )*] };
         }

@@ -10,17 +10,22 @@ use crate::config::Config;
 use crate::counters::DatapathCounters;
 use crate::inspect::Chain;
 use crate::pipeline::{
-    AlertNotice, Batch, DropNotice, Observer, SharedSlowPath, SlowPathGuard, TxBurst, TxSink,
-    Worker,
+    AlertNotice, Batch, Cleared, DropNotice, Observer, SharedSlowPath, SlowPathGuard, TxBurst,
+    TxSink, Worker,
 };
 use crate::port::PortId;
 use crate::slowpath::SlowPath;
 
 /// Frames transmitted, per output port.
+///
+/// Frames are kept in the order of the packets they come from (the received packet's number,
+/// then its copy index): the order a switch that handles one packet at a time would send them
+/// in, whatever order the pipeline's stages transmitted a batch in.
 #[derive(Debug, Default)]
 pub struct MemorySink {
     keep: bool,
     frames: Vec<Vec<Vec<u8>>>,
+    order: Vec<Vec<(u64, u16)>>,
     counts: Vec<u64>,
 }
 
@@ -30,12 +35,11 @@ impl MemorySink {
         MemorySink {
             keep,
             frames: Vec::new(),
+            order: Vec::new(),
             counts: Vec::new(),
         }
     }
-}
 
-impl MemorySink {
     /// Frames transmitted on every port.
     pub fn transmitted_total(&self) -> u64 {
         self.counts.iter().sum()
@@ -47,11 +51,21 @@ impl MemorySink {
             .get(usize::from(port))
             .map_or(&[], Vec::as_slice)
     }
+
+    fn grow(&mut self, p: usize) {
+        if self.counts.len() <= p {
+            self.counts.resize(p + 1, 0);
+            if self.keep {
+                self.frames.resize_with(p + 1, Vec::new);
+                self.order.resize_with(p + 1, Vec::new);
+            }
+        }
+    }
 }
 
 impl TxSink for MemorySink {
-    fn transmit(&mut self, port: PortId, frame: &[u8], _meta: &OffloadMeta, _time_ns: u64) {
-        let p = usize::from(port);
+    fn transmit(&mut self, pkt: &Cleared<'_>) {
+        let p = usize::from(pkt.port());
         if !self.keep
             && let Some(c) = self.counts.get_mut(p)
         {
@@ -59,22 +73,22 @@ impl TxSink for MemorySink {
             *c += 1;
             return;
         }
-        if self.counts.len() <= p {
-            self.counts.resize(p + 1, 0);
-            if self.keep {
-                self.frames.resize_with(p + 1, Vec::new);
-            }
-        }
+        self.grow(p);
         self.counts[p] += 1;
         if self.keep {
-            self.frames[p].push(frame.to_vec());
+            let key = (pkt.number(), pkt.copy());
+            let order = &mut self.order[p];
+            // Almost always the last: search from the end.
+            let at = order.len() - order.iter().rev().take_while(|k| **k > key).count();
+            order.insert(at, key);
+            self.frames[p].insert(at, pkt.frame().to_vec());
         }
     }
 
     fn transmit_burst(&mut self, burst: &TxBurst<'_>) {
         if self.keep {
             for p in burst.iter() {
-                self.transmit(p.port, p.frame, p.meta, p.time_ns);
+                self.transmit(&p);
             }
             return;
         }
@@ -83,7 +97,7 @@ impl TxSink for MemorySink {
             match self.counts.get_mut(usize::from(port)) {
                 Some(c) => *c += 1,
                 None => {
-                    self.counts.resize(usize::from(port) + 1, 0);
+                    self.grow(usize::from(port));
                     self.counts[usize::from(port)] += 1;
                 }
             }
@@ -205,6 +219,9 @@ impl MemorySwitch {
     pub fn clear_received(&mut self) {
         for f in &mut self.sink.frames {
             f.clear();
+        }
+        for o in &mut self.sink.order {
+            o.clear();
         }
         self.recorder.notices.clear();
     }

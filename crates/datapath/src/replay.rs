@@ -27,7 +27,9 @@ use wire::parse_packet;
 use crate::config::{Config, PortConfig};
 use crate::counters::{DatapathCounters, DropReason};
 use crate::inspect::{Chain, InspectorFactory};
-use crate::pipeline::{AlertNotice, Batch, DropNotice, Observer, SharedSlowPath, TxSink, Worker};
+use crate::pipeline::{
+    AlertNotice, Batch, Cleared, DropNotice, Observer, SharedSlowPath, TxSink, Worker,
+};
 use crate::port::{PortId, PortKind, VlanMode};
 use crate::slowpath::{SlowPath, SlowPathCounters};
 
@@ -193,7 +195,8 @@ struct ReplaySink {
 }
 
 impl TxSink for ReplaySink {
-    fn transmit(&mut self, port: PortId, frame: &[u8], _meta: &OffloadMeta, time_ns: u64) {
+    fn transmit(&mut self, pkt: &Cleared<'_>) {
+        let (port, frame, time_ns) = (pkt.port(), pkt.frame(), pkt.time_ns());
         let start = self.arena.len();
         if self.write {
             self.arena.extend_from_slice(frame);

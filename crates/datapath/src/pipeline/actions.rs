@@ -6,24 +6,18 @@
 
 use flow::{Action, OutputSet, PacketBuf, Step};
 
+use super::egress::{Admission, Egress, NoEgressEngines, ORIGINAL_HEAD, OriginalHead};
+use super::ingress::PassedIngress;
 use super::observer::notify_drop;
 use super::upcall::Decided;
 use super::{BUF_SIZE, Batch, Observer, TxBurst, TxSink, Worker};
 use crate::MAX_BATCH;
 use crate::counters::{DatapathCounters, DropReason};
-use crate::port::PortId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Src {
     Batch(u8),
     Copy(u16),
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Egress {
-    pub(super) src: Src,
-    pub(super) pkt: u8,
-    pub(super) port: PortId,
 }
 
 impl Worker {
@@ -42,10 +36,13 @@ impl Worker {
         upcalled: bool,
     ) -> bool {
         let mut to_slow_path = false;
-        let direct = self.egress.is_empty();
+        let direct = NoEgressEngines::of(&self.egress);
+        // A packet rewritten by its actions keeps its head as received for a reject answer at
+        // egress; with no egress engine there is no such answer to make.
+        let save_original = direct.is_none();
         // Packets sent straight from here, as one burst at the end of the stage.
-        let mut burst = [(0u8, 0 as PortId); MAX_BATCH];
-        let (mut direct_packets, mut direct_bytes) = (0usize, 0u64);
+        self.burst.clear();
+        let mut direct_bytes = 0u64;
         let n = if upcalled {
             self.decided.len()
         } else {
@@ -55,15 +52,20 @@ impl Worker {
         // misses wait for the upcall, up to the first hit that needs its action list. The
         // loop below takes it from there, with the same rules.
         let mut start = 0;
-        if !upcalled && direct && self.egress_list.is_empty() {
+        if !upcalled
+            && let Some(direct) = direct
+            && self.egress_list.is_empty()
+        {
             let n = n.min(MAX_BATCH);
             while start < n {
-                if let Some(port) = self.single_output[start].checked_sub(1) {
-                    burst[direct_packets] = (start as u8, port);
-                    direct_packets += 1;
-                    direct_bytes += u64::from(self.lens[start]);
-                } else if self.flows[start].is_some() {
-                    break;
+                // A packet dropped since the lookup (or never admitted) has no proof and stays.
+                if let Some(pass) = self.admitted.get(start) {
+                    if let Some(port) = self.single_output[start].checked_sub(1) {
+                        self.burst.push(direct.clear(pass, port));
+                        direct_bytes += u64::from(self.lens[start]);
+                    } else if self.flows[start].is_some() {
+                        break;
+                    }
                 }
                 start += 1;
             }
@@ -86,23 +88,25 @@ impl Worker {
                     .get(start as usize..end as usize)
                     .unwrap_or_default()
             } else {
-                let Some(id) = self.flows[k].filter(|_| self.alive[k]) else {
+                let (Some(id), Some(pass)) = (self.flows[k], self.admitted.get(k)) else {
                     continue;
                 };
                 // Already counted against the flow by the lookup.
                 len = self.lens[k];
                 if let Some(port) = self.single_output[k].checked_sub(1) {
                     // The commonest flow by far: one output, no rewrite.
-                    if direct && self.egress_list.is_empty() && direct_packets < MAX_BATCH {
-                        burst[direct_packets] = (k as u8, port);
-                        direct_packets += 1;
+                    if let Some(direct) = direct
+                        && self.egress_list.is_empty()
+                    {
+                        self.burst.push(direct.clear(pass, port));
                         direct_bytes += u64::from(len);
                         continue;
                     }
                     self.egress_list.push(Egress {
                         src: Src::Batch(k as u8),
-                        pkt: k as u8,
+                        admission: Admission::Received(pass),
                         port,
+                        copy: 0,
                     });
                     continue;
                 }
@@ -121,10 +125,14 @@ impl Worker {
             } else {
                 k
             };
+            let Some(pass) = self.admitted.get(i) else {
+                continue;
+            };
             let outcome = run_actions(
                 actions,
-                i,
+                pass,
                 &mut batch.bufs,
+                save_original.then_some(&mut self.originals[i]),
                 &mut self.copies,
                 self.copies_max,
                 &mut self.copies_used,
@@ -133,21 +141,17 @@ impl Worker {
                 &mut self.counters,
             );
             if let Err(reason) = outcome {
-                self.alive[i] = false;
+                self.admitted.revoke(i);
                 self.counters.drop(reason);
                 notify_drop(obs, batch, i, reason);
             }
         }
-        if direct_packets > 0 {
+        if !self.burst.is_empty() {
             // Before anything in the egress list: every packet of the burst came earlier in
             // the batch than the first packet listed there.
-            sink.transmit_burst(&TxBurst {
-                bufs: &batch.bufs,
-                times: &batch.times,
-                list: &burst[..direct_packets],
-            });
+            sink.transmit_burst(&TxBurst::new(batch, &self.burst));
             // Transmitted without an egress list entry: both egress counts and the transmit.
-            let d = direct_packets as u64;
+            let d = self.burst.len() as u64;
             self.counters.egress_inspected += d;
             self.counters.egress_passed += d;
             self.counters.tx_packets += d;
@@ -162,8 +166,9 @@ impl Worker {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_actions(
     actions: &[Action],
-    i: usize,
+    pass: PassedIngress,
     bufs: &mut [PacketBuf],
+    original: Option<&mut Option<OriginalHead>>,
     copies: &mut Vec<PacketBuf>,
     copies_max: usize,
     copies_used: &mut usize,
@@ -171,17 +176,33 @@ pub(super) fn run_actions(
     egress: &mut Vec<Egress>,
     counters: &mut DatapathCounters,
 ) -> Result<(), DropReason> {
+    let i = pass.slot();
     let outputs_before = egress.len();
+    let mut copy = 0u16;
     // The commonest flow by far: one output, no rewrite.
     if let [Action::Output(port)] = actions {
         egress.push(Egress {
             src: Src::Batch(i as u8),
-            pkt: i as u8,
+            admission: Admission::Received(pass),
             port: *port,
+            copy,
         });
         return Ok(());
     }
     let buf = &mut bufs[i];
+    if let Some(slot) = original
+        && actions.iter().any(|a| !matches!(a, Action::Output(_)))
+    {
+        let frame = buf.frame();
+        let len = frame.len().min(ORIGINAL_HEAD);
+        let mut bytes = [0u8; ORIGINAL_HEAD];
+        bytes[..len].copy_from_slice(&frame[..len]);
+        *slot = Some(OriginalHead {
+            bytes,
+            len: len as u16,
+            parsed: *buf.parsed(),
+        });
+    }
     outputs.clear();
     let mut start = 0;
     loop {
@@ -205,9 +226,11 @@ pub(super) fn run_actions(
                     for &port in outputs.ports() {
                         egress.push(Egress {
                             src: Src::Copy(*copies_used as u16),
-                            pkt: i as u8,
+                            admission: Admission::Received(pass),
                             port,
+                            copy,
                         });
+                        copy += 1;
                     }
                     *copies_used += 1;
                 } else {
@@ -234,9 +257,11 @@ pub(super) fn run_actions(
     for &port in outputs.ports() {
         egress.push(Egress {
             src: Src::Batch(i as u8),
-            pkt: i as u8,
+            admission: Admission::Received(pass),
             port,
+            copy,
         });
+        copy += 1;
     }
     if egress.len() == outputs_before {
         return Err(DropReason::NoDestination);

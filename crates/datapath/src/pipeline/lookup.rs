@@ -37,7 +37,7 @@ impl Worker {
             for i in 0..n {
                 self.flows[i] = None;
                 self.single_output[i] = 0;
-                if self.alive[i] {
+                if self.admitted.is_admitted(i) {
                     self.lookup_keys[j] = self.keys[i];
                     self.lookup_lens[j] = self.lens[i];
                     self.lookup_flags[j] = self.tcp_flags[i];

@@ -43,13 +43,15 @@ use crate::inspect::{Chain, PacketView, Verdict};
 use crate::reject;
 use crate::slowpath::Decision;
 
-use actions::Egress;
+use egress::{ClearedSlot, Egress, OriginalHead};
+use ingress::Admissions;
 use upcall::{BatchInstall, Decided};
 
 pub use batch::{BUF_SIZE, Batch};
+pub use egress::{Cleared, REPLY_COPY, TxBurst};
 pub use observer::{AlertNotice, DropNotice, NoObserver, Observer};
 pub use shared::{SharedSlowPath, SlowPathGuard};
-pub use sink::{TxBurst, TxPacket, TxSink};
+pub use sink::TxSink;
 
 /// How often (in pipeline time) a worker expires idle flows and refreshes MAC learning.
 pub const MAINTENANCE_INTERVAL_NS: u64 = 1_000_000_000;
@@ -68,7 +70,13 @@ pub struct Worker {
     copies: Vec<PacketBuf>,
     copies_max: usize,
     copies_used: usize,
-    reply: Box<[u8]>,
+    /// Reject answers: at most so many per second per input port.
+    reply_limiter: reject::ReplyLimiter,
+    /// Slots of this batch already answered (one answer per packet).
+    replied: u32,
+    /// The head of each packet of this batch as received, saved when its actions rewrote it
+    /// and an egress engine might reject it.
+    originals: Box<[Option<OriginalHead>; MAX_BATCH]>,
     last_maintenance: Option<u64>,
     // Per-batch scratch, sized once.
     keys: [FlowKey; MAX_BATCH],
@@ -76,7 +84,10 @@ pub struct Worker {
     tcp_flags: [u16; MAX_BATCH],
     /// Length of each packet as received (for the flow statistics).
     lens: [u32; MAX_BATCH],
+    /// Packets not dropped before ingress inspection.
     alive: [bool; MAX_BATCH],
+    /// Packets that passed ingress inspection and were not dropped since (the proofs).
+    admitted: Admissions,
     flows: [Option<FlowId>; MAX_BATCH],
     verdicts: [Verdict; MAX_BATCH],
     lookup_keys: [FlowKey; MAX_BATCH],
@@ -102,6 +113,8 @@ pub struct Worker {
     batch_masks: Vec<FlowMask>,
     outputs: OutputSet,
     egress_list: Vec<Egress>,
+    /// One-output hits cleared to leave in one burst from the action stage.
+    burst: Vec<ClearedSlot>,
     egress_verdicts: Vec<Verdict>,
     views: Vec<PacketView<'static>>,
 }
@@ -153,12 +166,15 @@ impl Worker {
             copies: Vec::with_capacity(copies_max),
             copies_max,
             copies_used: 0,
-            reply: vec![0u8; reject::MAX_REPLY].into_boxed_slice(),
+            reply_limiter: reject::ReplyLimiter::new(limits.reject_rate, limits.reject_burst),
+            replied: 0,
+            originals: Box::new([None; MAX_BATCH]),
             last_maintenance: None,
             keys: [FlowKey::zero(); MAX_BATCH],
             tcp_flags: [0; MAX_BATCH],
             lens: [0; MAX_BATCH],
             alive: [false; MAX_BATCH],
+            admitted: Admissions::new(),
             flows: [None; MAX_BATCH],
             verdicts: [Verdict::Pass; MAX_BATCH],
             lookup_keys: [FlowKey::zero(); MAX_BATCH],
@@ -177,6 +193,7 @@ impl Worker {
             batch_masks: Vec::with_capacity(MAX_BATCH),
             outputs: OutputSet::new(),
             egress_list: Vec::with_capacity(MAX_BATCH * 4),
+            burst: Vec::with_capacity(MAX_BATCH),
             egress_verdicts: Vec::with_capacity(MAX_BATCH * 4),
             views: Vec::with_capacity(MAX_BATCH),
         }
@@ -248,9 +265,14 @@ impl Worker {
             live -= self.other_keys(batch, other, obs);
         }
 
-        let live = self.ingress_stage(batch, live, sink, obs);
-        let missed = self.lookup_stage(batch, live);
+        // Per-batch output state starts empty: the egress list (ingress rejects queue answers
+        // into it), the copy pool, the answered slots and the saved heads.
         self.egress_list.clear();
+        self.copies_used = 0;
+        self.replied = 0;
+        self.originals[..n].fill(None);
+        let live = self.ingress_stage(batch, live, obs);
+        let missed = self.lookup_stage(batch, live);
         // Hits run their actions before any upcall installs a flow: an install at the flow
         // limit may evict a flow another packet of this batch hit.
         let to_slow_path = self.action_stage(batch, sink, obs, false);
@@ -259,8 +281,6 @@ impl Worker {
             self.action_stage(batch, sink, obs, true);
         }
         self.egress_stage(batch, sink, obs);
-
-        self.copies_used = 0;
         sink.flush();
         if self
             .last_maintenance
@@ -270,8 +290,6 @@ impl Worker {
         }
     }
 
-    /// Keys of the packets in `other` (bit `i` for slot `i`): read by [`FlowKey::from_frame`]
-    /// where it can, else from a full parse (kept in the buffer for whoever needs it next);
     /// Re-decides every flow installed under an older slow-path generation.
     fn revalidate(&mut self, now: u64) {
         let slow = Arc::clone(&self.slow);

@@ -46,7 +46,7 @@ impl Worker {
         let slow = Arc::clone(&self.slow);
         let mut sp = slow.lock();
         for i in 0..n {
-            if !self.alive[i] || self.flows[i].is_some() {
+            if !self.admitted.is_admitted(i) || self.flows[i].is_some() {
                 continue;
             }
             self.counters.misses += 1;
@@ -67,7 +67,7 @@ impl Worker {
             self.counters.upcalls += 1;
             let d = &mut self.decision;
             if !sp.upcall_into(&self.keys[i], batch.times[i].max(now), d) {
-                self.alive[i] = false;
+                self.admitted.revoke(i);
                 self.counters.drop(DropReason::UpcallMeter);
                 notify_drop(obs, batch, i, DropReason::UpcallMeter);
                 continue;
