@@ -22,10 +22,11 @@ use std::time::Instant;
 
 use flow::{Action, Field, FlowKey, FlowMask, OffloadMeta};
 
-use crate::config::{Config, PortConfig};
+use crate::config::Config;
 use crate::inspect::Chain;
 use crate::memory::MemorySink;
 use crate::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
+use crate::port::Port;
 use crate::port::{PortId, PortKind, VlanMode};
 use crate::slowpath::SlowPath;
 
@@ -138,7 +139,7 @@ fn config(max_flows: usize, emc: bool) -> Config {
         c.limits.emc_entries = 0;
     }
     for n in 0..4 {
-        c.ports.push(PortConfig {
+        c.ports.push(Port {
             name: format!("vm{n}"),
             kind: PortKind::Vm,
             bridge: 0,

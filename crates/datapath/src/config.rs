@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::port::{PortKind, VlanMode};
+use crate::port::{Port, PortKind, VlanMode};
 
 /// A configuration error: where (file, line, key) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,27 +160,12 @@ pub struct BridgeConfig {
     pub name: String,
 }
 
-/// One port of a bridge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortConfig {
-    pub name: String,
-    pub kind: PortKind,
-    /// Index into [`Config::bridges`].
-    pub bridge: usize,
-    pub vlan: VlanMode,
-    /// MAC addresses bound to the port; in replay, frames from these source MACs enter here.
-    pub macs: Vec<[u8; 6]>,
-    pub ips: Vec<IpAddr>,
-    /// The pcapng interface id whose packets enter this port in replay.
-    pub interface: Option<u32>,
-}
-
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub limits: Limits,
     pub bridges: Vec<BridgeConfig>,
-    pub ports: Vec<PortConfig>,
+    pub ports: Vec<Port>,
 }
 
 impl Default for Config {
@@ -501,7 +486,7 @@ impl Config {
                 }
                 None => None,
             };
-            ports.push(PortConfig {
+            ports.push(Port {
                 name,
                 kind,
                 bridge,

@@ -24,12 +24,13 @@ use events::{EveEvent, EveWriter};
 use flow::{FlowKey, OffloadMeta};
 use wire::parse_packet;
 
-use crate::config::{Config, PortConfig};
+use crate::config::Config;
 use crate::counters::{DatapathCounters, DropReason};
 use crate::inspect::{Chain, InspectorFactory};
 use crate::pipeline::{
     AlertNotice, Batch, Cleared, DropNotice, Observer, SharedSlowPath, TxSink, Worker,
 };
+use crate::port::Port;
 use crate::port::{PortId, PortKind, VlanMode};
 use crate::slowpath::{SlowPath, SlowPathCounters};
 
@@ -309,12 +310,12 @@ pub fn replay(
         by_mac: HashMap::new(),
         auto,
     };
-    for p in slow.ports().iter() {
+    for (id, p) in slow.ports().iter() {
         if let Some(i) = p.interface {
-            mapper.by_iface.insert(i, p.id);
+            mapper.by_iface.insert(i, id);
         }
         for m in &p.macs {
-            mapper.by_mac.insert(*m, p.id);
+            mapper.by_mac.insert(*m, id);
         }
     }
     let slow = SharedSlowPath::new(slow);
@@ -447,7 +448,7 @@ pub fn replay(
                             );
                             let id = slow
                                 .lock()
-                                .add_port(PortConfig {
+                                .add_port(Port {
                                     name,
                                     kind: PortKind::Vm,
                                     bridge: 0,
@@ -588,13 +589,13 @@ pub fn replay(
     let ports: Vec<PortReport> = sp
         .ports()
         .iter()
-        .map(|p| PortReport {
-            id: p.id,
+        .map(|(id, p)| PortReport {
+            id,
             name: p.name.clone(),
             kind: p.kind,
             bridge: sp.bridges().get(p.bridge).cloned().unwrap_or_default(),
-            rx_packets: rx_per_port.get(usize::from(p.id)).copied().unwrap_or(0),
-            tx_packets: outputs.tx.get(usize::from(p.id)).copied().unwrap_or(0),
+            rx_packets: rx_per_port.get(usize::from(id)).copied().unwrap_or(0),
+            tx_packets: outputs.tx.get(usize::from(id)).copied().unwrap_or(0),
         })
         .collect();
     if write {
@@ -657,5 +658,5 @@ pub fn replay(
 }
 
 fn port_names(slow: &SlowPath) -> Vec<String> {
-    slow.ports().iter().map(|p| p.name.clone()).collect()
+    slow.ports().iter().map(|(_, p)| p.name.clone()).collect()
 }

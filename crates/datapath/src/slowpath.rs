@@ -22,9 +22,10 @@ type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 use flow::{Action, Field, FlowKey, FlowMask, Wildcards};
 
-use crate::config::{Config, PortConfig};
+use crate::config::Config;
 use crate::fdb::{Fdb, Learned};
 use crate::meter::UpcallMeter;
+use crate::port::Port;
 use crate::port::{PortId, PortTable, VlanMode};
 
 /// 802.1Q tag protocol identifier used when the switch pushes a tag.
@@ -154,7 +155,7 @@ impl SlowPath {
     }
 
     /// Adds a port (a VM appeared); returns its id, or `None` when the id space is full.
-    pub fn add_port(&mut self, spec: PortConfig) -> Option<PortId> {
+    pub fn add_port(&mut self, spec: Port) -> Option<PortId> {
         let id = self.ports.add(spec)?;
         self.meter.set_ports(self.ports.len());
         // A new port changes flooding decisions.
@@ -311,13 +312,13 @@ impl SlowPath {
         // so that the common case needs no rewrite at all.
         let mut untagged: Vec<PortId> = Vec::new();
         let mut tagged: Vec<PortId> = Vec::new();
-        for p in self.ports.iter() {
-            if p.id == in_port || p.bridge != bridge {
+        for (id, p) in self.ports.iter() {
+            if id == in_port || p.bridge != bridge {
                 continue;
             }
             match p.vlan.egress(vlan) {
-                Some(None) => untagged.push(p.id),
-                Some(Some(_)) => tagged.push(p.id),
+                Some(None) => untagged.push(id),
+                Some(Some(_)) => tagged.push(id),
                 None => {}
             }
         }
