@@ -9,98 +9,9 @@
 
 use std::collections::BTreeMap;
 
+pub use flow::DropReason;
+
 use crate::inspect::{Reason, Stage};
-
-/// Why the datapath itself dropped a packet (inspection engines give their own reasons).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DropReason {
-    /// Too short to hold an Ethernet header.
-    Malformed,
-    /// The input port could not be determined (replay: a multicast source MAC).
-    NoInputPort,
-    /// The input port is not known to the slow path.
-    UnknownPort,
-    /// A new flow's upcall was refused by the upcall meter.
-    UpcallMeter,
-    /// The input port does not admit the frame's VLAN tag (or lack of one).
-    VlanNotAllowed,
-    /// A multicast or broadcast source MAC address.
-    InvalidSourceMac,
-    /// The destination MAC was learnt on the input port itself.
-    Hairpin,
-    /// Flooding found no other port in the bridge and VLAN.
-    NoDestination,
-    /// A policy rule said drop or deny (installed in the flow table).
-    Policy,
-    /// Port security: the source MAC/IP is not the port's.
-    PortSecurity,
-    /// A flood-guard threshold was exceeded.
-    Flood,
-    /// The TTL or hop limit ran out.
-    TtlExpired,
-    /// An action could not be applied (no headroom, malformed header).
-    ActionFailed,
-    /// No packet buffer was free for a copy.
-    PoolExhausted,
-}
-
-impl DropReason {
-    /// Every reason, in report order.
-    pub const ALL: [DropReason; 14] = [
-        DropReason::Malformed,
-        DropReason::NoInputPort,
-        DropReason::UnknownPort,
-        DropReason::UpcallMeter,
-        DropReason::VlanNotAllowed,
-        DropReason::InvalidSourceMac,
-        DropReason::Hairpin,
-        DropReason::NoDestination,
-        DropReason::Policy,
-        DropReason::PortSecurity,
-        DropReason::Flood,
-        DropReason::TtlExpired,
-        DropReason::ActionFailed,
-        DropReason::PoolExhausted,
-    ];
-
-    /// The kebab-case name used in reports and EVE `drop.reason`.
-    pub fn name(self) -> &'static str {
-        match self {
-            DropReason::Malformed => "malformed",
-            DropReason::NoInputPort => "no-input-port",
-            DropReason::UnknownPort => "unknown-port",
-            DropReason::UpcallMeter => "upcall-meter",
-            DropReason::VlanNotAllowed => "vlan-not-allowed",
-            DropReason::InvalidSourceMac => "invalid-source-mac",
-            DropReason::Hairpin => "hairpin",
-            DropReason::NoDestination => "no-destination",
-            DropReason::Policy => "policy",
-            DropReason::PortSecurity => "port-security",
-            DropReason::Flood => "flood",
-            DropReason::TtlExpired => "ttl-expired",
-            DropReason::ActionFailed => "action-failed",
-            DropReason::PoolExhausted => "pool-exhausted",
-        }
-    }
-}
-
-impl From<flow::DropReason> for DropReason {
-    /// The reason a flow's drop action carries, as counted by the datapath.
-    fn from(r: flow::DropReason) -> DropReason {
-        match r {
-            flow::DropReason::Policy | flow::DropReason::Inspection => DropReason::Policy,
-            flow::DropReason::PortSecurity => DropReason::PortSecurity,
-            flow::DropReason::Flood => DropReason::Flood,
-            flow::DropReason::NoDestination => DropReason::NoDestination,
-            flow::DropReason::TtlExpired => DropReason::TtlExpired,
-            flow::DropReason::Malformed => DropReason::Malformed,
-            flow::DropReason::UnknownPort => DropReason::UnknownPort,
-            flow::DropReason::VlanNotAllowed => DropReason::VlanNotAllowed,
-            flow::DropReason::InvalidSourceMac => DropReason::InvalidSourceMac,
-            flow::DropReason::Hairpin => DropReason::Hairpin,
-        }
-    }
-}
 
 /// Calls `$m!` with every per-stage counter field of [`DatapathCounters`], once, so that
 /// summing and naming them cannot drift apart.
@@ -240,17 +151,6 @@ impl DatapathCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_unique() {
-        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), DropReason::ALL.len());
-        for (i, r) in DropReason::ALL.iter().enumerate() {
-            assert_eq!(*r as usize, i, "ALL is in declaration order");
-        }
-    }
 
     #[test]
     fn add_and_table() {

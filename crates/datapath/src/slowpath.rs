@@ -23,6 +23,7 @@ type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 use flow::{Action, Field, FlowKey, FlowMask, Wildcards};
 
 use crate::config::Config;
+use crate::counters::DropReason;
 use crate::fdb::{Fdb, Learned};
 use crate::meter::UpcallMeter;
 use crate::port::Port;
@@ -43,7 +44,7 @@ pub struct Decision {
     /// The generation the decision was made under.
     pub generation: u64,
     /// Why the packet is dropped, when the actions drop it.
-    pub drop: Option<flow::DropReason>,
+    pub drop: Option<DropReason>,
     /// Set when the packet was flooded because its unicast destination is unknown: (bridge,
     /// VLAN, MAC). Learning that MAC later must revalidate this flow.
     pub unknown_destination: Option<(u16, u16, [u8; 6])>,
@@ -263,7 +264,7 @@ impl SlowPath {
         d.generation = self.generation();
         d.drop = None;
         d.unknown_destination = None;
-        let drop = |d: &mut Decision, wc: &Wildcards, reason: flow::DropReason| {
+        let drop = |d: &mut Decision, wc: &Wildcards, reason: DropReason| {
             d.actions.clear();
             d.actions.push(Action::Drop(reason));
             d.mask = wc.mask();
@@ -272,18 +273,18 @@ impl SlowPath {
         wc.read(Field::InPort);
         let in_port = key.in_port();
         let Some(port) = self.ports.get(in_port) else {
-            return drop(d, &wc, flow::DropReason::UnknownPort);
+            return drop(d, &wc, DropReason::UnknownPort);
         };
         wc.read(Field::Vlan);
         let tag = key.vlan().map(|tci| tci & 0x0fff);
         let Some(vlan) = port.vlan.admit(tag) else {
-            return drop(d, &wc, flow::DropReason::VlanNotAllowed);
+            return drop(d, &wc, DropReason::VlanNotAllowed);
         };
         // The source MAC is read for learning: a new source must come up to be learnt.
         wc.read(Field::DlSrc);
         let src = key.dl_src();
         if src[0] & 1 != 0 {
-            return drop(d, &wc, flow::DropReason::InvalidSourceMac);
+            return drop(d, &wc, DropReason::InvalidSourceMac);
         }
         wc.read(Field::DlDst);
         let dst = key.dl_dst();
@@ -294,7 +295,7 @@ impl SlowPath {
             && let Some(out) = self.fdb.lookup(bridge as u16, vlan, dst, now)
         {
             if out == in_port {
-                return drop(d, &wc, flow::DropReason::Hairpin);
+                return drop(d, &wc, DropReason::Hairpin);
             }
             if let Some(op) = self.ports.get(out)
                 && op.bridge == bridge
@@ -323,7 +324,7 @@ impl SlowPath {
             }
         }
         if untagged.is_empty() && tagged.is_empty() {
-            return drop(d, &wc, flow::DropReason::NoDestination);
+            return drop(d, &wc, DropReason::NoDestination);
         }
         let groups: [(Option<u16>, &Vec<PortId>); 2] = if wire_tag.is_some() {
             [(Some(vlan), &tagged), (None, &untagged)]

@@ -27,52 +27,7 @@ use wire::{L3, L4, ParsedPacket, ethertype};
 
 use crate::PortId;
 use crate::buf::{BufError, OffloadMeta, PacketBuf};
-
-/// Why a packet is dropped, for the datapath's per-reason counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    /// A policy rule said drop or deny.
-    Policy,
-    /// An inspection engine (IDS, content scan) said drop.
-    Inspection,
-    /// Port security: the source MAC/IP is not the port's.
-    PortSecurity,
-    /// A flood guard threshold was exceeded.
-    Flood,
-    /// No destination (unknown port, no route).
-    NoDestination,
-    /// The IP TTL/hop limit ran out (`DecIpTtl` on 0 or 1).
-    TtlExpired,
-    /// The frame could not be handled (malformed, unsupported).
-    Malformed,
-    /// The input port is not known to the slow path.
-    UnknownPort,
-    /// The input port does not admit the frame's VLAN tag (or its lack of one).
-    VlanNotAllowed,
-    /// A multicast or broadcast source MAC address.
-    InvalidSourceMac,
-    /// The destination was learnt on the input port itself.
-    Hairpin,
-}
-
-impl DropReason {
-    /// A short lower-case name for counters and logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            DropReason::Policy => "policy",
-            DropReason::Inspection => "inspection",
-            DropReason::PortSecurity => "port-security",
-            DropReason::Flood => "flood",
-            DropReason::NoDestination => "no-destination",
-            DropReason::TtlExpired => "ttl-expired",
-            DropReason::Malformed => "malformed",
-            DropReason::UnknownPort => "unknown-port",
-            DropReason::VlanNotAllowed => "vlan-not-allowed",
-            DropReason::InvalidSourceMac => "invalid-source-mac",
-            DropReason::Hairpin => "hairpin",
-        }
-    }
-}
+use crate::drop::DropReason;
 
 /// One datapath action. `Copy`, 18 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

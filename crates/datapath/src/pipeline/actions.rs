@@ -246,7 +246,7 @@ pub(super) fn run_actions(
     }
     if let Some(reason) = outputs.drop_reason() {
         egress.truncate(outputs_before);
-        return Err(DropReason::from(reason));
+        return Err(reason);
     }
     if outputs.to_slow_path() {
         // Only meaningful as a flow's first action, where the lookup stage handles it;
