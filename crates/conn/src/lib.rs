@@ -59,8 +59,9 @@
 //!
 //! Suricata 7's built-in `flow-timeouts` ([`Timeouts::SURICATA_7`]): TCP new 30 s, established
 //! 300 s, closed 10 s; UDP, ICMP and others new 30 s, established 300 s; fragments 60 s
-//! (the defrag module). Sources are given where each is defined.
+//! ([`DefragConfig`]). Sources are given where each is defined.
 
+mod defrag;
 mod hash;
 mod key;
 mod record;
@@ -68,6 +69,10 @@ mod table;
 pub mod tcp;
 mod timeouts;
 
+pub use defrag::{
+    Defrag, DefragConfig, DefragCounters, DefragDrop, DefragOutcome, MAX_REASSEMBLED_FRAME,
+    OverlapPolicy,
+};
 pub use key::{
     Class, ConnKey, IPPROTO_SCTP, PacketTuple, PortKind, Untracked, classify, icmpv4_counterpart,
     icmpv4_is_error, icmpv6_counterpart, icmpv6_is_error,

@@ -247,7 +247,9 @@ impl TcpTrack {
     }
 
     /// Takes one segment sent in `dir`: records its flags and sequence numbers and moves the
-    /// state. Returns `false` when `check` refused the segment (nothing but the flags changed).
+    /// state. Returns `false` when the segment does not fit: `check` refused it, or it is a
+    /// handshake segment that does not acknowledge what it answers (the checks Suricata's
+    /// stream engine makes before it moves a handshake on). Then nothing but the flags changed.
     pub fn segment(
         &mut self,
         dir: Direction,
@@ -297,10 +299,19 @@ impl TcpTrack {
                 if rst {
                     S::Closed
                 } else if syn && ack {
-                    if !to_server || self.four_way {
+                    // Suricata refuses a SYN-ACK that does not acknowledge the SYN it answers
+                    // (STREAM_3WHS_SYNACK_WITH_WRONG_ACK): the handshake does not advance.
+                    let answered = if to_server { 1 } else { 0 };
+                    if (!to_server || self.four_way)
+                        && seg.ack == self.peers[answered].isn.wrapping_add(1)
+                    {
+                        if !to_server {
+                            self.peers[1].isn = seg.seq;
+                            self.peers[1].wscale = seg.wscale;
+                        }
                         S::SynRecv
                     } else {
-                        S::SynSent
+                        return false;
                     }
                 } else if syn && !to_server {
                     self.four_way = true;
@@ -316,9 +327,16 @@ impl TcpTrack {
                     S::Closed
                 } else if ack && !syn && !fin {
                     // The handshake's last ACK comes from the client, or from the server after
-                    // a simultaneous open.
+                    // a simultaneous open, and must acknowledge the other side's SYN and follow
+                    // this side's own (Suricata: STREAM_3WHS_WRONG_SEQ_WRONG_ACK otherwise).
                     if to_server != self.four_way {
-                        S::Established
+                        let me = &self.peers[d as usize];
+                        let them = &self.peers[other];
+                        if seg.ack == them.next_seq && seg.seq == me.next_seq {
+                            S::Established
+                        } else {
+                            return false;
+                        }
                     } else {
                         S::SynRecv
                     }
