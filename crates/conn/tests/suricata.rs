@@ -260,3 +260,19 @@ fn sample_netns_mix() {
 fn sample_two_bridges() {
     compare(&repo_root().join("samples/two-bridges.pcapng"));
 }
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+#[test]
+fn netns_lifecycle() {
+    compare(&data("lifecycle.pcap"));
+}
+
+#[test]
+fn netns_midstream() {
+    compare(&data("midstream.pcap"));
+}
