@@ -571,3 +571,363 @@ fn read_v6(frame: &[u8], l3: usize, vlan: u16) -> Result<Option<FragInfo<'_>>, D
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use wire::parse_packet;
+
+    const SEC: u64 = 1_000_000_000;
+
+    /// Ethernet + IPv4 fragment of protocol `proto` carrying `data` at byte offset `off`.
+    fn v4(id: u16, off: u32, more: bool, data: &[u8], proto: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        let total = (20 + data.len()) as u16;
+        f[16..18].copy_from_slice(&total.to_be_bytes());
+        f[18..20].copy_from_slice(&id.to_be_bytes());
+        let fo = (off / 8) as u16 | if more { 0x2000 } else { 0 };
+        f[20..22].copy_from_slice(&fo.to_be_bytes());
+        f[22] = 64;
+        f[23] = proto;
+        f[26..30].copy_from_slice(&[192, 0, 2, 1]);
+        f[30..34].copy_from_slice(&[192, 0, 2, 2]);
+        let sum = wire::checksum::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&sum.to_be_bytes());
+        f.extend_from_slice(data);
+        f
+    }
+
+    /// Ethernet + IPv6 + hop-by-hop + fragment header carrying `data` at `off`.
+    fn v6(id: u32, off: u32, more: bool, data: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 40 + 8 + 8];
+        f[12] = 0x86;
+        f[13] = 0xdd;
+        f[14] = 0x60;
+        let plen = (16 + data.len()) as u16;
+        f[18..20].copy_from_slice(&plen.to_be_bytes());
+        f[20] = ip_proto::HOPOPT;
+        f[21] = 64;
+        f[22..38].copy_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f[38..54].copy_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        // Hop-by-hop: next = fragment, length 0, PadN.
+        f[54] = ip_proto::IPV6_FRAG;
+        f[56] = 1;
+        f[57] = 4;
+        f[62] = ip_proto::ICMPV6;
+        let fo = (off as u16) | u16::from(more);
+        f[64..66].copy_from_slice(&fo.to_be_bytes());
+        f[66..70].copy_from_slice(&id.to_be_bytes());
+        f.extend_from_slice(data);
+        f
+    }
+
+    fn push(d: &mut Defrag, f: &[u8], at: u64, out: &mut [u8]) -> DefragOutcome {
+        d.push(f, &parse_packet(f), 0, at, out)
+    }
+
+    /// The Novak/Sturges pattern of Suricata's `DefragSturgesNovak*` tests: (letter, offset,
+    /// length), originals first, then the overlapping ones; the last (Q) ends the datagram.
+    const PATTERN: [(u8, u32, usize); 17] = [
+        (b'A', 0, 24),
+        (b'B', 32, 16),
+        (b'C', 48, 24),
+        (b'D', 80, 8),
+        (b'E', 104, 16),
+        (b'F', 120, 24),
+        (b'G', 144, 16),
+        (b'H', 160, 16),
+        (b'I', 176, 8),
+        (b'J', 8, 32),
+        (b'K', 48, 24),
+        (b'L', 72, 24),
+        (b'M', 96, 24),
+        (b'N', 128, 8),
+        (b'O', 152, 8),
+        (b'P', 160, 8),
+        (b'Q', 176, 16),
+    ];
+
+    fn expected(policy: OverlapPolicy) -> &'static [u8; 24] {
+        match policy {
+            OverlapPolicy::Bsd => b"AAAJJBCCCLLLMMMFFFGGHHIQ",
+            OverlapPolicy::Linux => b"AAAJJBKKKLLLMMMFFFGGPHQQ",
+            OverlapPolicy::Windows => b"AAAJBBCCCLLLMEEFFFGGHHIQ",
+            OverlapPolicy::Solaris => b"AAAJBBCCCLLLMMMFFFGGHHIQ",
+            OverlapPolicy::First => b"AAAJBBCCCLDLMEEFFFGGHHIQ",
+            OverlapPolicy::Last => b"AJJJJBKKKLLLMMMFNFGOPHQQ",
+        }
+    }
+
+    fn unit_letters(payload: &[u8]) -> Vec<u8> {
+        payload.chunks(8).map(|c| c[0]).collect()
+    }
+
+    #[test]
+    fn sturges_novak_overlaps_under_every_policy() {
+        for policy in OverlapPolicy::ALL {
+            for ipv6 in [false, true] {
+                let mut d = Defrag::new(DefragConfig {
+                    policy,
+                    ..DefragConfig::default()
+                });
+                let mut out = vec![0u8; MAX_REASSEMBLED_FRAME];
+                let mut result = None;
+                for (n, &(letter, off, len)) in PATTERN.iter().enumerate() {
+                    let data = vec![letter; len];
+                    let more = n != PATTERN.len() - 1;
+                    let f = if ipv6 {
+                        v6(9, off, more, &data)
+                    } else {
+                        v4(9, off, more, &data, 1)
+                    };
+                    result = Some(push(&mut d, &f, SEC, &mut out));
+                    if more {
+                        assert_eq!(result, Some(DefragOutcome::Held), "{policy:?} {n}");
+                    }
+                }
+                let Some(DefragOutcome::Complete { len }) = result else {
+                    panic!("{policy:?} v6={ipv6}: {result:?}");
+                };
+                let hdr = if ipv6 { 14 + 40 + 8 } else { 14 + 20 };
+                assert_eq!(len, hdr + 192);
+                assert_eq!(
+                    unit_letters(&out[hdr..len]),
+                    expected(policy).to_vec(),
+                    "{policy:?} v6={ipv6}"
+                );
+                assert_eq!(d.pending(), 0);
+                assert_eq!(d.held_bytes(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn reassembled_headers_are_fixed() {
+        let mut d = Defrag::new(DefragConfig::default());
+        let mut out = vec![0u8; MAX_REASSEMBLED_FRAME];
+        let payload: Vec<u8> = (0..100u8).collect();
+        assert_eq!(
+            push(&mut d, &v4(1, 48, false, &payload[48..], 17), 0, &mut out),
+            DefragOutcome::Held
+        );
+        let DefragOutcome::Complete { len } =
+            push(&mut d, &v4(1, 0, true, &payload[..48], 17), 0, &mut out)
+        else {
+            panic!("not complete");
+        };
+        let f = &out[..len];
+        let p = parse_packet(f);
+        assert_eq!(p.fragment, Fragment::No);
+        assert_eq!(p.ip_len, 120);
+        assert_eq!(
+            wire::checksum::checksum(&f[14..34]),
+            0,
+            "header checksum verifies"
+        );
+        assert_eq!(&f[34..], &payload[..]);
+
+        let DefragOutcome::Held = push(&mut d, &v6(5, 0, true, &payload[..48]), 0, &mut out) else {
+            panic!("not held");
+        };
+        let DefragOutcome::Complete { len } =
+            push(&mut d, &v6(5, 48, false, &payload[48..]), 0, &mut out)
+        else {
+            panic!("not complete");
+        };
+        let f = &out[..len];
+        let p = parse_packet(f);
+        assert_eq!(p.fragment, Fragment::No);
+        assert_eq!(p.ipv6_ext, 0b1, "hop-by-hop kept, fragment header gone");
+        assert_eq!(p.ip_proto, ip_proto::ICMPV6);
+        assert_eq!(p.ip_len as usize, 40 + 8 + 100);
+        assert_eq!(&f[14 + 48..], &payload[..]);
+        assert_eq!(d.counters().reassembled, 2);
+    }
+
+    #[test]
+    fn not_fragments_pass_through() {
+        let mut d = Defrag::new(DefragConfig::default());
+        let mut out = vec![0u8; 100];
+        let f = v4(1, 0, false, b"whole", 17);
+        assert_eq!(push(&mut d, &f, 0, &mut out), DefragOutcome::NotFragment);
+        assert_eq!(
+            push(&mut d, &[0u8; 10], 0, &mut out),
+            DefragOutcome::NotFragment
+        );
+    }
+
+    #[test]
+    fn duplicates_and_other_protocols_do_not_disturb() {
+        let mut d = Defrag::new(DefragConfig::default());
+        let mut out = vec![0u8; MAX_REASSEMBLED_FRAME];
+        push(&mut d, &v4(3, 0, true, &[1; 8], 1), 0, &mut out);
+        push(&mut d, &v4(3, 0, true, &[1; 8], 1), 0, &mut out);
+        // Same id, another protocol: another datagram (Suricata's DefragTestBadProto).
+        assert_eq!(
+            push(&mut d, &v4(3, 8, false, &[9; 8], 17), 0, &mut out),
+            DefragOutcome::Held
+        );
+        let r = push(&mut d, &v4(3, 8, false, &[2; 8], 1), 0, &mut out);
+        assert_eq!(r, DefragOutcome::Complete { len: 14 + 20 + 16 });
+        assert_eq!(
+            &out[34..50],
+            &[1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2]
+        );
+        assert_eq!(d.pending(), 1);
+    }
+
+    #[test]
+    fn fragments_beyond_the_end_are_left_out() {
+        // Suricata's DefragMfIpv4Test: offsets 2 (MF), 0 (MF), 1 (last) give 16 bytes.
+        let mut d = Defrag::new(DefragConfig::default());
+        let mut out = vec![0u8; MAX_REASSEMBLED_FRAME];
+        push(&mut d, &v4(9, 16, true, &[3; 8], 1), 0, &mut out);
+        push(&mut d, &v4(9, 0, true, &[1; 8], 1), 0, &mut out);
+        let r = push(&mut d, &v4(9, 8, false, &[2; 8], 1), 0, &mut out);
+        assert_eq!(r, DefragOutcome::Complete { len: 14 + 20 + 16 });
+    }
+
+    #[test]
+    fn limits_are_enforced_and_counted() {
+        let mut out = vec![0u8; MAX_REASSEMBLED_FRAME];
+        // Too many fragments: the datagram goes.
+        let mut d = Defrag::new(DefragConfig {
+            max_fragments: 3,
+            ..DefragConfig::default()
+        });
+        for off in [0, 8, 16] {
+            assert_eq!(
+                push(&mut d, &v4(1, off, true, &[0; 8], 1), 0, &mut out),
+                DefragOutcome::Held
+            );
+        }
+        let r = push(&mut d, &v4(1, 24, false, &[0; 8], 1), 0, &mut out);
+        assert_eq!(r, DefragOutcome::Dropped(DefragDrop::TooManyFragments));
+        assert_eq!((d.pending(), d.held_bytes()), (0, 0));
+        // Too large: past 65,535 bytes of datagram (Suricata's DefragIPv4TooLargeTest).
+        let r = push(&mut d, &v4(2, 8183 * 8, false, &[0; 71], 1), 0, &mut out);
+        assert_eq!(r, DefragOutcome::Dropped(DefragDrop::TooLarge));
+        // Malformed: a middle fragment not a multiple of 8, an empty one.
+        let r = push(&mut d, &v4(3, 0, true, &[0; 7], 1), 0, &mut out);
+        assert_eq!(r, DefragOutcome::Dropped(DefragDrop::Malformed));
+        let r = push(&mut d, &v4(3, 8, false, &[], 1), 0, &mut out);
+        assert_eq!(r, DefragOutcome::Dropped(DefragDrop::Malformed));
+        // Memory cap.
+        let mut d = Defrag::new(DefragConfig {
+            memcap: 20,
+            ..DefragConfig::default()
+        });
+        assert_eq!(
+            push(&mut d, &v4(1, 0, true, &[0; 16], 1), 0, &mut out),
+            DefragOutcome::Held
+        );
+        let r = push(&mut d, &v4(2, 0, true, &[0; 8], 1), 0, &mut out);
+        assert_eq!(r, DefragOutcome::Dropped(DefragDrop::Memcap));
+        assert_eq!(d.counters().dropped_memcap, 1);
+        assert_eq!(
+            d.pending(),
+            1,
+            "the refused fragment leaves no tracker behind"
+        );
+        // The caller's buffer.
+        let mut d = Defrag::new(DefragConfig::default());
+        let mut small = vec![0u8; 40];
+        push(&mut d, &v4(1, 0, true, &[0; 16], 1), 0, &mut small);
+        let r = push(&mut d, &v4(1, 16, false, &[0; 16], 1), 0, &mut small);
+        assert_eq!(r, DefragOutcome::Dropped(DefragDrop::BufferTooSmall));
+    }
+
+    #[test]
+    fn timeouts_and_eviction() {
+        let mut out = vec![0u8; MAX_REASSEMBLED_FRAME];
+        let mut d = Defrag::new(DefragConfig::default());
+        push(&mut d, &v4(1, 0, true, &[0; 8], 1), 10 * SEC, &mut out);
+        push(&mut d, &v4(2, 0, true, &[0; 8], 1), 40 * SEC, &mut out);
+        d.expire(70 * SEC);
+        assert_eq!(d.pending(), 2, "not yet: 60 s from the first fragment");
+        d.expire(71 * SEC);
+        assert_eq!((d.pending(), d.counters().timed_out), (1, 1));
+        // A late fragment of a timed-out datagram starts over instead of completing it.
+        let r = push(
+            &mut d,
+            &v4(2, 8, false, &[0; 8], 1),
+            101 * SEC + 1,
+            &mut out,
+        );
+        assert_eq!(r, DefragOutcome::Held);
+        assert_eq!(d.counters().timed_out, 2);
+        // Full: the oldest datagram makes room.
+        let mut d = Defrag::new(DefragConfig {
+            max_trackers: 2,
+            ..DefragConfig::default()
+        });
+        for id in 1..=3 {
+            push(
+                &mut d,
+                &v4(id, 0, true, &[0; 8], 1),
+                u64::from(id) * SEC,
+                &mut out,
+            );
+        }
+        assert_eq!((d.pending(), d.counters().evicted), (2, 1));
+        let r = push(&mut d, &v4(1, 8, false, &[0; 8], 1), 5 * SEC, &mut out);
+        assert_eq!(r, DefragOutcome::Held, "datagram 1 was the one evicted");
+    }
+
+    proptest! {
+        #[test]
+        fn any_fragmentation_in_any_order_gives_the_datagram_back(
+            payload in proptest::collection::vec(any::<u8>(), 1..3000),
+            cuts in proptest::collection::vec(1usize..400, 1..20),
+            order in any::<u64>(),
+            dup in any::<bool>(),
+            ipv6 in any::<bool>(),
+            policy in 0usize..6,
+        ) {
+            let mut frags = Vec::new();
+            let mut off = 0usize;
+            for c in cuts.iter().copied().cycle() {
+                if off >= payload.len() { break; }
+                let len = (c * 8).min(payload.len() - off);
+                let len = if off + len < payload.len() { len - len % 8 } else { len };
+                let len = if len == 0 { 8.min(payload.len() - off) } else { len };
+                frags.push((off, len));
+                off += len;
+            }
+            let last = frags.len() - 1;
+            let mut built: Vec<Vec<u8>> = frags.iter().enumerate().map(|(n, &(o, l))| {
+                let data = &payload[o..o + l];
+                if ipv6 { v6(77, o as u32, n != last, data) } else { v4(77, o as u32, n != last, data, 17) }
+            }).collect();
+            if dup { let again = built[0].clone(); built.push(again); }
+            // A deterministic shuffle from `order`.
+            let mut s = order | 1;
+            for i in (1..built.len()).rev() {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                built.swap(i, (s % (i as u64 + 1)) as usize);
+            }
+            let mut d = Defrag::new(DefragConfig { policy: OverlapPolicy::ALL[policy], ..DefragConfig::default() });
+            let mut out = vec![0u8; MAX_REASSEMBLED_FRAME];
+            let mut complete = None;
+            for f in &built {
+                match push(&mut d, f, 0, &mut out) {
+                    DefragOutcome::Complete { len } => { complete = Some(len); break; }
+                    DefragOutcome::Held => {}
+                    other if frags.len() == 1 => prop_assert_eq!(other, DefragOutcome::NotFragment),
+                    other => prop_assert!(false, "unexpected {:?}", other),
+                }
+            }
+            if frags.len() > 1 {
+                let len = complete.expect("complete");
+                let hdr = if ipv6 { 14 + 48 } else { 34 };
+                prop_assert_eq!(&out[hdr..len], &payload[..]);
+                let p = parse_packet(&out[..len]);
+                prop_assert_eq!(p.fragment, Fragment::No);
+                prop_assert_eq!(p.ip_len as usize, len - 14);
+            }
+        }
+    }
+}
