@@ -65,6 +65,7 @@ mod defrag;
 mod hash;
 mod key;
 mod record;
+mod steer;
 mod table;
 pub mod tcp;
 mod timeouts;
@@ -78,6 +79,7 @@ pub use key::{
     icmpv4_is_error, icmpv6_counterpart, icmpv6_is_error,
 };
 pub use record::ConnRecord;
+pub use steer::SteeringKey;
 pub use table::{ConnConfig, ConnCounters, ConnHandle, ConnTable, TableCounters, Tracked};
 pub use tcp::{AcceptAll, Segment, SegmentCheck, TcpPeer, TcpState, TcpTrack};
 pub use timeouts::{StateTimeouts, Timeouts};
