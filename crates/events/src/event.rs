@@ -17,7 +17,8 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{
-    AlertEvent, DropEvent, Endpoints, EveProto, FlowEvent, IcmpTypeCode, StatsEvent, Timestamp,
+    AlertEvent, DropEvent, Endpoints, EveProto, FlowEvent, FlowTcp, IcmpTypeCode, StatsEvent,
+    Timestamp,
 };
 
 /// `pkt_src` of a packet read from a port or capture file, as Suricata writes it.
@@ -152,6 +153,14 @@ impl Serialize for EveEvent<'_> {
             map.serialize_entry("icmp_type", &icmp.icmp_type)?;
             map.serialize_entry("icmp_code", &icmp.icmp_code)?;
         }
+        if let EventBody::Flow(FlowEvent {
+            response_icmp: Some(icmp),
+            ..
+        }) = &self.body
+        {
+            map.serialize_entry("response_icmp_type", &icmp.icmp_type)?;
+            map.serialize_entry("response_icmp_code", &icmp.icmp_code)?;
+        }
         if let Some(pkt_src) = &self.pkt_src {
             map.serialize_entry("pkt_src", pkt_src)?;
         }
@@ -162,7 +171,12 @@ impl Serialize for EveEvent<'_> {
         match &self.body {
             EventBody::Alert(alert) => map.serialize_entry("alert", alert)?,
             EventBody::Drop(drop) => map.serialize_entry("drop", drop)?,
-            EventBody::Flow(flow) => map.serialize_entry("flow", flow)?,
+            EventBody::Flow(flow) => {
+                map.serialize_entry("flow", flow)?;
+                if let Some(tcp) = &flow.tcp {
+                    map.serialize_entry("tcp", tcp)?;
+                }
+            }
             EventBody::Stats(stats) => map.serialize_entry("stats", stats)?,
         }
         if let (false, Some(app_proto)) = (app_proto_first, &self.app_proto) {
@@ -193,12 +207,15 @@ struct RawEve<'a> {
     proto: Option<EveProto>,
     icmp_type: Option<u8>,
     icmp_code: Option<u8>,
+    response_icmp_type: Option<u8>,
+    response_icmp_code: Option<u8>,
     pkt_src: Option<Cow<'a, str>>,
     app_proto: Option<Cow<'a, str>>,
     host: Option<Cow<'a, str>>,
     alert: Option<serde_json::Value>,
     drop: Option<serde_json::Value>,
     flow: Option<serde_json::Value>,
+    tcp: Option<FlowTcp>,
     stats: Option<StatsEvent>,
 }
 
@@ -243,7 +260,20 @@ impl<'de, 'a> Deserialize<'de> for EveEvent<'a> {
         let body = match raw.event_type.as_ref() {
             "alert" => EventBody::Alert(body(raw.alert, "alert")?),
             "drop" => EventBody::Drop(body(raw.drop, "drop")?),
-            "flow" => EventBody::Flow(body(raw.flow, "flow")?),
+            "flow" => {
+                let mut flow: FlowEvent = body(raw.flow, "flow")?;
+                flow.tcp = raw.tcp;
+                flow.response_icmp = match (raw.response_icmp_type, raw.response_icmp_code) {
+                    (Some(icmp_type), Some(icmp_code)) => Some(IcmpTypeCode {
+                        icmp_type,
+                        icmp_code,
+                    }),
+                    (None, None) => None,
+                    (None, _) => return Err(D::Error::missing_field("response_icmp_type")),
+                    (_, None) => return Err(D::Error::missing_field("response_icmp_code")),
+                };
+                EventBody::Flow(flow)
+            }
             "stats" => EventBody::Stats(raw.stats.ok_or_else(|| D::Error::missing_field("stats"))?),
             other => {
                 return Err(D::Error::unknown_variant(
@@ -442,6 +472,8 @@ mod tests {
                     state: FlowState::Established,
                     reason: FlowEndReason::Timeout,
                     alerted: false,
+                    tcp: None,
+                    response_icmp: None,
                 },
             )
         };
@@ -456,6 +488,42 @@ mod tests {
                 r#""age":0,"state":"established","reason":"timeout","alerted":false}}"#
             )
         );
+    }
+
+    #[test]
+    fn suricata_7_flow_lines_read_and_write_back_unchanged() {
+        // Lines from Suricata 7.0.10 (`-r samples/netns-mix.pcapng`, eve `flow` only), with the
+        // IPv6 address of the original written compressed as this crate writes it.
+        let lines = [
+            concat!(
+                r#"{"timestamp":"2026-11-23T19:20:32.707284+0000","flow_id":223016053245242,"#,
+                r#""event_type":"flow","src_ip":"10.200.0.1","src_port":54502,"#,
+                r#""dest_ip":"10.200.0.2","dest_port":9,"proto":"TCP","flow":{"pkts_toserver":1,"#,
+                r#""pkts_toclient":1,"bytes_toserver":74,"bytes_toclient":54,"#,
+                r#""start":"2026-11-23T19:20:34.000001+0000","end":"2026-11-23T19:20:34.000002+0000","#,
+                r#""age":0,"state":"closed","reason":"shutdown","alerted":false},"#,
+                r#""tcp":{"tcp_flags":"16","tcp_flags_ts":"02","tcp_flags_tc":"14","syn":true,"#,
+                r#""rst":true,"ack":true,"state":"closed","ts_max_regions":1,"tc_max_regions":1}}"#
+            ),
+            concat!(
+                r#"{"timestamp":"2026-11-23T19:20:32.707284+0000","flow_id":545931590305251,"#,
+                r#""event_type":"flow","src_ip":"fd00:200::1","dest_ip":"fd00:200::2","#,
+                r#""proto":"IPv6-ICMP","icmp_type":128,"icmp_code":0,"response_icmp_type":129,"#,
+                r#""response_icmp_code":0,"flow":{"pkts_toserver":3,"pkts_toclient":3,"#,
+                r#""bytes_toserver":3298,"bytes_toclient":3298,"#,
+                r#""start":"2026-11-23T19:20:33.782469+0000","end":"2026-11-23T19:20:34.918228+0000","#,
+                r#""age":1,"state":"established","reason":"shutdown","alerted":false}}"#
+            ),
+        ];
+        for line in lines {
+            let event: EveEvent<'_> = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&event).unwrap(), line);
+        }
+        let event: EveEvent<'_> = serde_json::from_str(lines[0]).unwrap();
+        let EventBody::Flow(flow) = &event.body else {
+            panic!("not a flow: {event:?}");
+        };
+        assert_eq!(flow.tcp.map(|t| t.tcp_flags_tc), Some(0x14));
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub use endpoints::{
     IcmpTypeCode, eve_proto_name, parse_eve_proto, proto_has_ports,
 };
 pub use event::{EveEvent, EventBody, PKT_SRC_WIRE};
-pub use flow::{FlowEndReason, FlowEvent, FlowState};
+pub use flow::{FlowEndReason, FlowEvent, FlowState, FlowTcp, FlowTcpState};
 pub use stats::{RAMPART_SECTION, StatsEvent, StatsPathError, StatsSection, StatsValue};
 pub use timestamp::{Timestamp, TimestampError, UtcDateTime};
 pub use writer::EveWriter;
