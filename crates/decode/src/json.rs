@@ -1,6 +1,5 @@
 //! The JSON-lines form of a packet: one object per line, every key always present (`null` or
-//! `[]` when a layer is absent), keys in a fixed order. The schema is documented in
-//! [`crate::decode`].
+//! `[]` when a layer is absent), keys in a fixed order. The schema is in the crate documentation.
 //!
 //! Written straight into the line buffer: no `serde_json::Value`, no allocation per packet, no
 //! panic. Every string written is ASCII from fixed tables or formatted numbers and addresses, so
