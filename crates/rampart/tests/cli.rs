@@ -379,6 +379,32 @@ fn verbose_and_rust_log_go_to_stderr() {
 }
 
 #[test]
+fn logs_written_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_file(dir.path(), "one.pcap", &pcap(&[(None, tcp_syn(1))]));
+    let log = dir.path().join("stderr.log");
+    let o = Command::new(RAMPART)
+        .args(["-vv", "decode", path_str(&p)])
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let logged = std::fs::read(&log).unwrap();
+    let text = String::from_utf8_lossy(&logged);
+    assert!(
+        text.contains("INFO") && text.contains("decoded"),
+        "-vv logs nothing: {text}"
+    );
+    assert!(
+        !logged.contains(&0x1b),
+        "escape codes in a log file: {text:?}"
+    );
+}
+
+#[test]
 fn backtrace_only_when_asked() {
     let o = Command::new(RAMPART)
         .args(["decode", "/nonexistent/x.pcap"])
