@@ -420,6 +420,76 @@ fn backtrace_only_when_asked() {
     );
 }
 
+/// `rampart ARGS` with `input` written to its standard input through a pipe.
+fn rampart_piped(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(RAMPART)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from another thread, as a capture program would, while the output is read.
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+#[test]
+fn dash_reads_the_capture_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/netns-mix.pcapng");
+    // Big enough (6 MB) that a named file is decoded on several threads.
+    let recs: Vec<_> = (0..40_000u32).map(|i| (None, tcp_syn(i as u16))).collect();
+    let big = write_file(dir.path(), "big.pcap", &pcap(&recs));
+    let small = write_file(dir.path(), "small.pcap", &pcap(&recs[..3]));
+    for file in [&sample, &big, &small] {
+        for json in [false, true] {
+            let mut args = vec!["decode"];
+            if json {
+                args.push("--json");
+            }
+            let named = rampart(&[&args[..], &[path_str(file)]].concat());
+            assert!(named.status.success(), "{}", stderr(&named));
+            args.push("-");
+            // Through a pipe, and redirected from the file itself.
+            let piped = rampart_piped(&args, &std::fs::read(file).unwrap());
+            assert!(piped.status.success(), "{}", stderr(&piped));
+            assert!(
+                piped.stdout == named.stdout,
+                "{file:?} json {json}: piped output differs"
+            );
+            let redirected = Command::new(RAMPART)
+                .args(&args)
+                .stdin(std::fs::File::open(file).unwrap())
+                .output()
+                .unwrap();
+            assert!(redirected.status.success(), "{}", stderr(&redirected));
+            assert!(
+                redirected.stdout == named.stdout,
+                "{file:?} json {json}: redirected output differs"
+            );
+        }
+    }
+    // Errors name standard input; a cut capture prints its good packets first.
+    let o = rampart_piped(&["decode", "-"], b"not a capture at all");
+    assert_one_line_error(&o, "standard input: not a pcap or pcapng file");
+    let o = rampart_piped(&["decode", "-"], b"");
+    assert_one_line_error(&o, "standard input: empty file");
+    let mut cut = std::fs::read(&small).unwrap();
+    cut.truncate(cut.len() - 10);
+    let o = rampart_piped(&["decode", "-"], &cut);
+    assert_one_line_error(&o, "standard input: record 3");
+    assert_eq!(stdout(&o).lines().count(), 2);
+}
+
 #[test]
 fn committed_sample_decodes() {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/netns-mix.pcapng");
