@@ -7,6 +7,8 @@
 
 use std::ops::Range;
 
+use wire::chdlc::ChdlcHeader;
+use wire::loopback::LoopbackHeader;
 use wire::{Anomalies, Fragment, L3, L4, LinkType, ParsedPacket, TunnelKind};
 
 use super::Record;
@@ -34,6 +36,9 @@ pub(crate) fn link_name(link: LinkType) -> &'static str {
         LinkType::RawIp => "raw_ip",
         LinkType::LinuxSll => "linux_sll",
         LinkType::LinuxSll2 => "linux_sll2",
+        LinkType::Null => "null",
+        LinkType::Loop => "loop",
+        LinkType::CiscoHdlc => "c_hdlc",
     }
 }
 
@@ -74,6 +79,8 @@ pub(crate) fn write(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket) -> Range
     l.u(u64::from(r.interface));
     l.s(",\"link\":");
     str_val(l, link_name(r.link));
+    l.s(",\"link_header\":");
+    link_header(l, r.link, f);
 
     l.s(",\"eth\":");
     match (p.has_ethernet, arr6(f, 0), arr6(f, 6), be16(f, 12)) {
@@ -163,6 +170,39 @@ pub(crate) fn write(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket) -> Range
     }
     l.s("]}\n");
     ts_at
+}
+
+/// The fields of a BSD loopback or Cisco HDLC header, or `null`.
+fn link_header(l: &mut Line<'_>, link: LinkType, f: &[u8]) {
+    match link {
+        LinkType::Null | LinkType::Loop => match LoopbackHeader::new_checked(f) {
+            Ok(h) => {
+                l.s("{\"family\":");
+                l.u(u64::from(if link == LinkType::Null {
+                    h.null_family().0
+                } else {
+                    h.loop_family()
+                }));
+                l.push(b'}');
+            }
+            Err(_) => l.s("null"),
+        },
+        LinkType::CiscoHdlc => match ChdlcHeader::new_checked(f) {
+            Ok(h) => {
+                l.s("{\"address\":");
+                l.u(u64::from(h.address()));
+                l.s(",\"control\":");
+                l.u(u64::from(h.control()));
+                l.s(",\"protocol\":");
+                l.u(u64::from(h.protocol()));
+                l.push(b'}');
+            }
+            Err(_) => l.s("null"),
+        },
+        LinkType::Ethernet | LinkType::RawIp | LinkType::LinuxSll | LinkType::LinuxSll2 => {
+            l.s("null");
+        }
+    }
 }
 
 fn arp(l: &mut Line<'_>, p: &ParsedPacket, f: &[u8]) {
@@ -377,6 +417,53 @@ mod tests {
         assert_eq!(v["interface"], 2);
     }
 
+    #[test]
+    fn link_headers_of_loopback_and_hdlc() {
+        let ts = stamp();
+        let json = |link, data: &[u8]| -> serde_json::Value {
+            serde_json::from_slice(&format_to_vec(&record(data, link, &ts), true).0).unwrap()
+        };
+        let ip = [
+            0x45, 0, 0, 20, 0, 0, 0, 0, 64, 59, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        for (link, head, name, header) in [
+            (LinkType::Null, [0, 0, 0, 2], "null", r#"{"family":2}"#),
+            (LinkType::Loop, [0, 0, 0, 2], "loop", r#"{"family":2}"#),
+            (
+                LinkType::CiscoHdlc,
+                [0x8f, 0, 0x08, 0],
+                "c_hdlc",
+                r#"{"address":143,"control":0,"protocol":2048}"#,
+            ),
+        ] {
+            let v = json(link, &[&head[..], &ip].concat());
+            assert_eq!(v["link"], name);
+            assert_eq!(
+                v["link_header"],
+                serde_json::from_str::<serde_json::Value>(header).unwrap()
+            );
+            assert_eq!(
+                (v["ethertype"].as_u64(), v["ip"]["src"].as_str()),
+                (Some(0x0800), Some("10.0.0.1"))
+            );
+            assert_eq!(v["eth"], serde_json::Value::Null);
+            let v = json(link, &head[..3]);
+            assert_eq!(
+                (&v["link_header"], &v["truncated"]),
+                (&serde_json::Value::Null, &serde_json::Value::from("link"))
+            );
+        }
+        let v = json(LinkType::Null, &[7, 0, 0, 0, 0x81]);
+        assert_eq!(
+            (v["link_header"]["family"].as_u64(), v["ethertype"].as_u64()),
+            (Some(7), Some(0))
+        );
+        assert_eq!(
+            json(LinkType::Ethernet, &[0; 60])["link_header"],
+            serde_json::Value::Null
+        );
+    }
+
     proptest! {
         /// Any bytes on any link type: one line of valid JSON and one line of text, no panic.
         #[test]
@@ -385,13 +472,27 @@ mod tests {
             link in prop_oneof![
                 Just(LinkType::Ethernet), Just(LinkType::RawIp),
                 Just(LinkType::LinuxSll), Just(LinkType::LinuxSll2),
+                Just(LinkType::Null), Just(LinkType::Loop), Just(LinkType::CiscoHdlc),
             ],
             ethertype in prop_oneof![Just(0x0800u16), Just(0x86dd), Just(0x8100), Just(0x0806)],
         ) {
             let mut bytes = bytes;
-            if link == LinkType::Ethernet && bytes.len() >= 14 {
-                // Steer most inputs past the link layer.
-                bytes[12..14].copy_from_slice(&ethertype.to_be_bytes());
+            // Steer most inputs past the link layer.
+            let family: u32 = if ethertype == 0x86dd { 28 } else { 2 };
+            match link {
+                LinkType::Ethernet if bytes.len() >= 14 => {
+                    bytes[12..14].copy_from_slice(&ethertype.to_be_bytes());
+                }
+                LinkType::Null if bytes.len() >= 4 => {
+                    bytes[..4].copy_from_slice(&family.to_le_bytes());
+                }
+                LinkType::Loop if bytes.len() >= 4 => {
+                    bytes[..4].copy_from_slice(&family.to_be_bytes());
+                }
+                LinkType::CiscoHdlc if bytes.len() >= 4 => {
+                    bytes[2..4].copy_from_slice(&ethertype.to_be_bytes());
+                }
+                _ => {}
             }
             let ts = stamp();
             let rec = record(&bytes, link, &ts);

@@ -49,10 +49,11 @@
 //! | `ts` | capture time, string `"SECS.FRAC"` (6 digits, 9 for nanosecond captures) |
 //! | `caplen`, `orig_len` | bytes captured, bytes on the wire |
 //! | `interface` | pcapng interface index (0 for pcap) |
-//! | `link` | `"ethernet"`, `"raw_ip"`, `"linux_sll"` or `"linux_sll2"` |
+//! | `link` | `"ethernet"`, `"raw_ip"`, `"linux_sll"`, `"linux_sll2"`, `"null"` (BSD loopback), `"loop"` (OpenBSD loopback) or `"c_hdlc"` (Cisco HDLC) |
+//! | `link_header` | `null` and `loop`: `{family}`, the BSD address family; `c_hdlc`: `{address, control, protocol}`; `null` for the other link types and a cut header |
 //! | `eth` | `{src, dst, type}`: MACs as `"aa:bb:cc:dd:ee:ff"`, `type` the outer ethertype (0x8100 when tagged) |
 //! | `vlan` | `[{id, pcp, dei, tpid}]`, outermost first, at most two |
-//! | `ethertype` | the innermost ethertype (the SLL protocol; 0x0800/0x86dd for raw IP) |
+//! | `ethertype` | the innermost ethertype (the SLL or Cisco HDLC protocol; 0x0800/0x86dd for raw IP and the IP families of a loopback header, 0 for its other families) |
 //! | `arp` | `{htype, ptype, op, sha, spa, tha, tpa}` (addresses `null` unless Ethernet/IPv4) |
 //! | `ip` | IPv4: `{version: 4, src, dst, proto, ttl, len, hdr_len, id, df, mf, frag_offset, fragment, hdr_checksum_ok}` |
 //! | | IPv6: `{version: 6, src, dst, proto, next_header, ttl, len, payload_len, traffic_class, flow_label, ext, frag_id, mf, frag_offset, fragment}` |

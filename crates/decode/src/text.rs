@@ -2,7 +2,9 @@
 //! no name or port lookups): `TIME [vlan V, p P, ]PROTO SRC > DST: DETAILS, length N`.
 //!
 //! Parity with tcpdump holds for the common cases (TCP, UDP, ICMP echo and errors, ICMPv6
-//! neighbour discovery and echo, ARP); elsewhere the line stays readable rather than identical.
+//! neighbour discovery and echo, ARP; over Ethernet, BSD null/loopback and Cisco HDLC, whose
+//! headers tcpdump shows only with `-e`, and SLARP); elsewhere the line stays readable rather
+//! than identical. A loopback family that is not IP shows as `-e` names it (`AF ISO (7)`).
 //! Additions: VLAN tags as a `vlan 100, p 0, ` prefix; IP fragments as a ` (frag ID:SIZE@OFFSET+)`
 //! suffix; a cut header as `[|tcp]` (tcpdump's marker), a cut payload as ` [truncated]`.
 //!
@@ -11,7 +13,11 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use wire::{Anomalies, Fragment, L3, L4, Layer, ParsedPacket, TunnelKind, ethertype, ip_proto};
+use wire::loopback::{self, LoopbackHeader};
+use wire::{
+    Anomalies, Fragment, L3, L4, Layer, LinkType, ParsedPacket, TunnelKind, chdlc, ethertype,
+    ip_proto,
+};
 
 use super::Record;
 use super::fields::{self, arr4, arr6, arr16, be16, be32};
@@ -63,7 +69,13 @@ fn body(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
         l.s("more vlan tags, ");
     }
     match p.truncated {
-        Some(Layer::Link) => return l.s("[|ether]"),
+        Some(Layer::Link) => {
+            return l.s(match p.link {
+                LinkType::Null | LinkType::Loop => "[|null]",
+                LinkType::CiscoHdlc => "[|chdlc]",
+                _ => "[|ether]",
+            });
+        }
         Some(Layer::Vlan) => return l.s("[|vlan]"),
         _ => {}
     }
@@ -71,7 +83,11 @@ fn body(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
         L3::Ipv4 => ipv4_line(l, r, p, f),
         L3::Ipv6 => ipv6_line(l, p, f),
         L3::Arp => arp_line(l, r, p, f),
-        L3::Other => other_line(l, r, p),
+        L3::Other => match p.link {
+            LinkType::Null | LinkType::Loop => family_line(l, r, p, f),
+            LinkType::CiscoHdlc => chdlc_line(l, r, p, f),
+            _ => other_line(l, r, p),
+        },
         L3::None => l.s(match p.ethertype {
             ethertype::IPV4 => "IP [|ip]",
             ethertype::IPV6 => "IP6 [|ip6]",
@@ -780,14 +796,106 @@ fn arp_line(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
     l.u(u64::from(r.orig_len).saturating_sub(o as u64));
 }
 
-fn other_line(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket) {
-    if p.anomalies.contains(Anomalies::LLC_FRAME) {
-        l.s("802.3, length ");
-        l.u(u64::from(p.ethertype));
-        return;
+/// A BSD loopback packet of a family the walk does not parse: the family as tcpdump's `-e`
+/// names it (tcpdump itself decodes OSI, AppleTalk and IPX, which this does not).
+fn family_line(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+    let h = LoopbackHeader::new_unchecked(f);
+    let family = if p.link == LinkType::Null {
+        h.null_family().0
+    } else {
+        h.loop_family()
+    };
+    l.s("AF ");
+    l.s(loopback::family::name(family).unwrap_or("Unknown"));
+    l.s(" (");
+    l.u(u64::from(family));
+    l.s("), length ");
+    l.u(u64::from(r.orig_len));
+}
+
+/// A Cisco HDLC frame whose protocol is not IP or ARP: SLARP as tcpdump prints it, an ethertype
+/// with a name as on Ethernet, tcpdump's words for the rest.
+fn chdlc_line(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+    if p.ethertype == chdlc::protocol::SLARP {
+        return slarp(l, r, p, f);
     }
-    l.s("ethertype ");
-    l.s(match p.ethertype {
+    if ethertype_name(p.ethertype).is_some() {
+        return other_line(l, r, p);
+    }
+    l.s("unknown CHDLC protocol (");
+    l.hex16(p.ethertype);
+    l.push(b')');
+}
+
+/// Bytes of a SLARP packet up to the reliability field, and with the optional uptime.
+const SLARP_LEN: usize = 14;
+const SLARP_UPTIME_LEN: usize = 18;
+
+/// A SLARP packet (Cisco's keepalives and address resolution on a serial link), after tcpdump:
+/// `SLARP (length: N), keepalive: mineseen=0x.., yourseen=0x.., reliability=0x..`, `request`,
+/// `reply ADDR/MASK`.
+fn slarp(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket, f: &[u8]) {
+    let o = usize::from(p.l3_offset);
+    let len = u64::from(r.orig_len).saturating_sub(o as u64);
+    l.s("SLARP (length: ");
+    l.u(len);
+    l.s("), ");
+    let fixed = (be32(f, o), be32(f, o + 4), be32(f, o + 8), be16(f, o + 12));
+    let (Some(code), Some(a), Some(b), Some(rel)) = fixed else {
+        return l.s("[|chdlc_slarp]");
+    };
+    if len < SLARP_LEN as u64 {
+        return l.s("[|chdlc_slarp]");
+    }
+    match code {
+        0 => l.s("request"),
+        1 => {
+            l.s("reply ");
+            l.ipv4(a.to_be_bytes());
+            l.push(b'/');
+            l.ipv4(b.to_be_bytes());
+        }
+        2 => {
+            l.s("keepalive: mineseen=");
+            hex(l, a, 8);
+            l.s(", yourseen=");
+            hex(l, b, 8);
+            l.s(", reliability=");
+            hex(l, u32::from(rel), 4);
+            if len >= SLARP_UPTIME_LEN as u64 {
+                let Some(ms) = be32(f, o + SLARP_LEN) else {
+                    return l.s(" [|chdlc_slarp]");
+                };
+                let secs = ms / 1000;
+                let (days, hours, mins, secs) =
+                    (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+                l.s(", link uptime=");
+                for (v, unit) in [(days, b'd'), (hours, b'h'), (mins, b'm'), (secs, b's')] {
+                    l.u(u64::from(v));
+                    l.push(unit);
+                }
+            }
+        }
+        _ => {
+            hex(l, code, 2);
+            l.s(" unknown");
+        }
+    }
+}
+
+/// `0x` and `v` in lower-case hex, at least `digits` digits.
+fn hex(l: &mut Line<'_>, v: u32, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    l.s("0x");
+    let used = (32 - v.leading_zeros()).div_ceil(4).max(digits).min(8);
+    for i in (0..used).rev() {
+        l.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+    }
+}
+
+/// The name `other_line` gives an ethertype, if it has one.
+fn ethertype_name(et: u16) -> Option<&'static str> {
+    Some(match et {
         0x88cc => "LLDP",
         0x888e => "EAPOL",
         0x8847 => "MPLS unicast",
@@ -798,8 +906,18 @@ fn other_line(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket) {
         0x88e5 => "MACsec",
         0x8035 => "Reverse ARP",
         ethertype::TEB => "Transparent Ethernet Bridging",
-        _ => "Unknown",
-    });
+        _ => return None,
+    })
+}
+
+fn other_line(l: &mut Line<'_>, r: &Record<'_>, p: &ParsedPacket) {
+    if p.anomalies.contains(Anomalies::LLC_FRAME) {
+        l.s("802.3, length ");
+        l.u(u64::from(p.ethertype));
+        return;
+    }
+    l.s("ethertype ");
+    l.s(ethertype_name(p.ethertype).unwrap_or("Unknown"));
     l.s(" (");
     l.hex16(p.ethertype);
     l.s("), length ");
@@ -1132,5 +1250,159 @@ mod tests {
         f[12] = 0;
         f[13] = 46;
         assert_eq!(line(&f), "802.3, length 46");
+    }
+
+    /// The text line for `frame` on `link`, without timestamp and newline.
+    fn line_on(link: LinkType, frame: &[u8]) -> String {
+        let mut stamper = Stamper::default();
+        let rec = Record {
+            number: 1,
+            ts: stamper.render(1, 0, 6),
+            caplen: frame.len() as u32,
+            orig_len: frame.len() as u32,
+            interface: 0,
+            link,
+            data: frame,
+        };
+        let s = String::from_utf8(format_to_vec(&rec, false).0).unwrap();
+        s.strip_prefix("1.000000 ")
+            .unwrap()
+            .strip_suffix('\n')
+            .unwrap()
+            .to_owned()
+    }
+
+    fn udp_v4() -> Vec<u8> {
+        build(|v| {
+            PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(40000, 40001)
+                .write(v, b"hello")
+                .unwrap()
+        })
+    }
+
+    #[test]
+    fn bsd_loopback_shows_the_packet_or_the_family() {
+        let ip = udp_v4();
+        let v6 = build(|v| {
+            PacketBuilder::ipv6([0xfd; 16], [0xfe; 16], 64)
+                .udp(1, 2)
+                .write(v, &[])
+                .unwrap()
+        });
+        let want = "IP 10.0.0.1.40000 > 10.0.0.2.40001: UDP, length 5";
+        for (link, head) in [
+            (LinkType::Null, [2, 0, 0, 0]),
+            (LinkType::Null, [0, 0, 0, 2]),
+            (LinkType::Loop, [0, 0, 0, 2]),
+        ] {
+            assert_eq!(line_on(link, &[&head[..], &ip].concat()), want, "{link:?}");
+        }
+        for family in [24u32, 28, 30] {
+            let l = line_on(LinkType::Null, &[&family.to_le_bytes()[..], &v6].concat());
+            assert!(
+                l.starts_with("IP6 fdfd:") && l.ends_with("UDP, length 0"),
+                "{l}"
+            );
+        }
+        // As tcpdump -e names the families it does not walk.
+        let other = |link, head: [u8; 4]| line_on(link, &[&head[..], &ip].concat());
+        assert_eq!(
+            other(LinkType::Null, [99, 0, 0, 0]),
+            "AF Unknown (99), length 37"
+        );
+        assert_eq!(other(LinkType::Null, [7, 0, 0, 0]), "AF ISO (7), length 37");
+        // LOOP is network order only: little-endian 2 is another family.
+        assert_eq!(
+            other(LinkType::Loop, [2, 0, 0, 0]),
+            "AF Unknown (33554432), length 37"
+        );
+        for n in 0..4 {
+            assert_eq!(line_on(LinkType::Null, &[2, 0, 0, 0][..n]), "[|null]");
+            assert_eq!(line_on(LinkType::Loop, &[0, 0, 0, 2][..n]), "[|null]");
+        }
+        assert_eq!(line_on(LinkType::Null, &[2, 0, 0, 0, 0x45]), "IP [|ip]");
+    }
+
+    #[test]
+    fn cisco_hdlc_shows_ip_slarp_and_unknown_protocols() {
+        let ip = udp_v4();
+        assert_eq!(
+            line_on(LinkType::CiscoHdlc, &[&[0x0f, 0, 8, 0][..], &ip].concat()),
+            "IP 10.0.0.1.40000 > 10.0.0.2.40001: UDP, length 5"
+        );
+        let slarp = |code: u32, a: u32, b: u32, tail: &[u8]| {
+            let mut f = vec![0x8f, 0, 0x80, 0x35];
+            for w in [code, a, b] {
+                f.extend_from_slice(&w.to_be_bytes());
+            }
+            f.extend_from_slice(&[0xff, 0xff]);
+            f.extend_from_slice(tail);
+            line_on(LinkType::CiscoHdlc, &f)
+        };
+        // What tcpdump 4.99 prints for the same frames.
+        assert_eq!(
+            slarp(2, 0x10, 0x0f, &123_456_789u32.to_be_bytes()),
+            "SLARP (length: 18), keepalive: mineseen=0x00000010, yourseen=0x0000000f, \
+             reliability=0xffff, link uptime=1d10h17m36s"
+        );
+        assert_eq!(
+            slarp(2, 0x10, 0x0f, &[]),
+            "SLARP (length: 14), keepalive: mineseen=0x00000010, yourseen=0x0000000f, \
+             reliability=0xffff"
+        );
+        assert_eq!(slarp(0, 0, 0, &[]), "SLARP (length: 14), request");
+        assert_eq!(
+            slarp(1, 0x0a01_0101, 0xffff_fffc, &[]),
+            "SLARP (length: 14), reply 10.1.1.1/255.255.255.252"
+        );
+        assert_eq!(slarp(7, 0, 0, &[]), "SLARP (length: 14), 0x07 unknown");
+        assert_eq!(
+            slarp(0x1234_5678, 0, 0, &[]),
+            "SLARP (length: 14), 0x12345678 unknown"
+        );
+        assert_eq!(
+            line_on(
+                LinkType::CiscoHdlc,
+                &[0x8f, 0, 0x80, 0x35, 0, 0, 0, 2, 0, 0, 0, 1]
+            ),
+            "SLARP (length: 8), [|chdlc_slarp]"
+        );
+        // Uptime announced by the length but cut by the capture.
+        let mut f = vec![0x8f, 0, 0x80, 0x35, 0, 0, 0, 2];
+        f.extend_from_slice(&[0; 10]);
+        let mut stamper = Stamper::default();
+        let rec = Record {
+            number: 1,
+            ts: stamper.render(1, 0, 6),
+            caplen: f.len() as u32,
+            orig_len: f.len() as u32 + 4,
+            interface: 0,
+            link: LinkType::CiscoHdlc,
+            data: &f,
+        };
+        let text = String::from_utf8(format_to_vec(&rec, false).0).unwrap();
+        assert!(
+            text.ends_with("reliability=0x0000 [|chdlc_slarp]\n"),
+            "{text}"
+        );
+        assert_eq!(
+            line_on(LinkType::CiscoHdlc, &[0x8f, 0, 0x20, 0, 2, 0xb4]),
+            "unknown CHDLC protocol (0x2000)"
+        );
+        assert_eq!(
+            line_on(LinkType::CiscoHdlc, &[0x0f, 0, 0x00, 0xfe, 1]),
+            "unknown CHDLC protocol (0x00fe)"
+        );
+        assert_eq!(
+            line_on(LinkType::CiscoHdlc, &[0x0f, 0, 0x88, 0x47, 0, 0, 0, 0]),
+            "ethertype MPLS unicast (0x8847), length 8"
+        );
+        for n in 0..4 {
+            assert_eq!(
+                line_on(LinkType::CiscoHdlc, &[0x0f, 0, 8, 0][..n]),
+                "[|chdlc]"
+            );
+        }
     }
 }
