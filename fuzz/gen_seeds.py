@@ -72,6 +72,20 @@ def sll2(protocol, ifindex, arphrd, packet_type, addr, payload):
     return struct.pack("!HHIHBB", protocol, 0, ifindex, arphrd, packet_type, len(addr)) + field + payload
 
 
+def null(family, payload, big_endian=False):
+    """A BSD loopback header (LINKTYPE_NULL in the capturing host's order, LOOP big-endian)."""
+    return struct.pack(">I" if big_endian else "<I", family) + payload
+
+
+def chdlc(address, protocol, payload):
+    return struct.pack("!BBH", address, 0, protocol) + payload
+
+
+def slarp(code, a, b, reliability=0xFFFF, uptime_ms=None):
+    tail = b"" if uptime_ms is None else struct.pack("!I", uptime_ms)
+    return struct.pack("!IIIH", code, a, b, reliability) + tail
+
+
 def arp(op, sha, spa, tha, tpa, htype=1, ptype=ET_IPV4):
     return struct.pack("!HHBBH", htype, ptype, len(sha), len(spa), op) + sha + spa + tha + tpa
 
@@ -284,15 +298,25 @@ def frames():
     f["sll-ipv4-tcp"] = ("sll", sll(4, 1, MAC_A, ET_IPV4, ipv4(IP4_A, IP4_B, P_TCP, tcp(IP4_A, IP4_B, 40003, 443, 1, 1, ACK, b"", b"hello"))))
     f["sll2-ipv6-udp"] = ("sll2", sll2(ET_IPV6, 3, 1, 0, MAC_B, ipv6(IP6_B, IP6_A, P_UDP, udp(IP6_B, IP6_A, 53, 53000, b"\xab\xcd\x81\x80"))))
     f["sll2-loopback-ipv4-icmp"] = ("sll2", sll2(ET_IPV4, 1, 772, 0, b"", ipv4(IP4_A, IP4_A, P_ICMP, icmp4(0, 0, 0x00010002, b"ping"))))
+    f["null-ipv4-udp"] = ("null", null(2, ipv4(IP4_A, IP4_B, P_UDP, udp(IP4_A, IP4_B, 40000, 40001, b"hello"))))
+    f["null-be-ipv6-tcp-freebsd"] = ("null", null(28, ipv6(IP6_A, IP6_B, P_TCP, tcp(IP6_A, IP6_B, 40004, 22, 5, 0, SYN, OPT_MSS)), big_endian=True))
+    f["null-ipv6-icmpv6-darwin"] = ("null", null(30, ipv6(IP6_A, IP6_B, P_ICMPV6, icmp6(IP6_A, IP6_B, 128, 0, struct.pack("!HH", 3, 1) + b"mac"))))
+    f["null-iso-family"] = ("null", null(7, b"\x81\x1c\x01\x00"))
+    f["loop-ipv6-udp-openbsd"] = ("loop", null(24, ipv6(IP6_A, IP6_B, P_UDP, udp(IP6_A, IP6_B, 500, 500, b"isakmp")), big_endian=True))
+    f["loop-ipv4-icmp"] = ("loop", null(2, ipv4(IP4_A, IP4_B, P_ICMP, icmp4(8, 0, 0x00090001, b"enc0")), big_endian=True))
+    f["chdlc-ipv4-tcp"] = ("chdlc", chdlc(0x0F, ET_IPV4, ipv4(IP4_A, IP4_B, P_TCP, tcp(IP4_A, IP4_B, 179, 40005, 1, 1, ACK | PSH, b"", b"\xff" * 19))))
+    f["chdlc-ipv6-udp"] = ("chdlc", chdlc(0x0F, ET_IPV6, ipv6(IP6_A, IP6_B, P_UDP, udp(IP6_A, IP6_B, 521, 521, b"ripng"))))
+    f["chdlc-slarp-keepalive"] = ("chdlc", chdlc(0x8F, 0x8035, slarp(2, 0x10, 0x0F, uptime_ms=123456789)))
+    f["chdlc-slarp-reply"] = ("chdlc", chdlc(0x8F, 0x8035, slarp(1, 0x0A010101, 0xFFFFFFFC)))
     return f
 
 
 def seeds():
     s = {t: {} for t in (
         "parse_packet", "ethernet", "vlan", "arp", "ipv4", "ipv6", "tcp", "udp", "icmpv4", "icmpv6",
-        "vxlan", "geneve", "sll", "capture_reader", "capture_roundtrip", "flow_key")}
+        "vxlan", "geneve", "sll", "loopback_chdlc", "capture_reader", "capture_roundtrip", "flow_key")}
     fr = frames()
-    selector = {"eth": 0, "raw": 1, "sll": 2, "sll2": 3}
+    selector = {"eth": 0, "raw": 1, "sll": 2, "sll2": 3, "null": 4, "loop": 5, "chdlc": 6}
     for name, (link, frame) in fr.items():
         s["parse_packet"][name] = bytes([selector[link]]) + frame
         if link == "eth":
@@ -392,6 +416,14 @@ def seeds():
     s["sll"]["sll2-ipv6"] = sll2(ET_IPV6, 3, 1, 0, MAC_B, b"\x60\x00\x00\x00")
     s["sll"]["sll2-loopback"] = sll2(ET_IPV4, 1, 772, 0, b"", b"\x45")
 
+    s["loopback_chdlc"]["null-le-ipv4"] = null(2, b"\x45\x00")
+    s["loopback_chdlc"]["null-be-ipv6-freebsd"] = null(28, b"\x60", big_endian=True)
+    s["loopback_chdlc"]["null-le-ipv6-darwin"] = null(30, b"")
+    s["loopback_chdlc"]["loop-ipv6-openbsd"] = null(24, b"\x60\x00", big_endian=True)
+    s["loopback_chdlc"]["chdlc-unicast-ipv4"] = chdlc(0x0F, ET_IPV4, b"\x45")
+    s["loopback_chdlc"]["chdlc-broadcast-slarp"] = chdlc(0x8F, 0x8035, slarp(2, 1, 2))
+    s["loopback_chdlc"]["chdlc-cdp"] = chdlc(0x8F, 0x2000, b"\x02\xb4")
+
     # Capture files: a few of the frames above in every container variant.
     eth_frames = [fr["eth-ipv4-tcp-syn"][1], fr["eth-ipv6-hbh-frag-udp"][1], fr["eth-ipv4-udp-vxlan-eth-tcp"][1]]
     raw = fr["raw-ipv4-udp"][1]
@@ -405,6 +437,10 @@ def seeds():
     cap["pcap-be-nsec-sll"] = pcap([(1700000000, 5, s_ll, len(s_ll))], linktype=113, nanos=True, big_endian=True)
     cap["pcap-le-usec-sll2-cut"] = pcap([(1, 2, s_ll2[:40], len(s_ll2))], linktype=276, snaplen=40)
     cap["pcap-le-usec-ipv4-linktype228"] = pcap([(2, 3, raw, len(raw))], linktype=228)
+    nul, lo, hd = fr["null-ipv4-udp"][1], fr["loop-ipv6-udp-openbsd"][1], fr["chdlc-slarp-keepalive"][1]
+    cap["pcap-le-usec-null"] = pcap([(3, 4, nul, len(nul)), (3, 5, nul[:3], len(nul))], linktype=0)
+    cap["pcap-be-usec-loop"] = pcap([(4, 5, lo, len(lo))], linktype=108, big_endian=True)
+    cap["pcap-le-nsec-chdlc"] = pcap([(5, 6, hd, len(hd))], linktype=104, nanos=True)
     cap["pcap-le-usec-truncated-record"] = pcap(recs)[:-10]
     cap["pcap-le-usec-frac-carry"] = pcap([(5, 2500000, eth_frames[0], len(eth_frames[0]))])
     e = "<"
@@ -431,6 +467,10 @@ def seeds():
     cap["pcapng-le-then-be-section"] = (
         shb("<") + idb("<", 1, 0) + epb("<", 0, 1, eth_frames[0])
         + shb(">") + idb(">", 101, 0, [opt(">", 9, b"\x03")]) + epb(">", 0, 2, raw)
+    )
+    cap["pcapng-le-null-loop-chdlc"] = (
+        shb(e) + idb(e, 0, 0) + idb(e, 108, 0) + idb(e, 104, 0)
+        + epb(e, 0, 1, nul) + epb(e, 1, 2, lo) + epb(e, 2, 3, hd)
     )
     cap["pcapng-le-truncated-block"] = (shb(e) + idb(e, 1, 0) + epb(e, 0, 7, eth_frames[1]))[:-6]
     s["capture_reader"] = dict(cap)

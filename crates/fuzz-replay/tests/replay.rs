@@ -111,6 +111,7 @@ replay_tests!(
     vxlan,
     geneve,
     sll,
+    loopback_chdlc,
     capture_reader,
     capture_roundtrip,
     flow_key,
