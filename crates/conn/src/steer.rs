@@ -29,6 +29,7 @@
 use std::net::IpAddr;
 
 use crate::hash::{Keys, fold_mul};
+use crate::key::{PacketTuple, addr_from_words};
 
 /// The per-process secret of the steering hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +91,23 @@ impl SteeringKey {
         proto: u8,
     ) -> u32 {
         self.addr_pair_hash(vlan, src, dst, proto) ^ u32::from(sport ^ dport)
+    }
+
+    /// [`SteeringKey::conn_hash`] of a packet's tuple (from [`crate::classify`]): for an ICMP
+    /// error, pass the tuple it quotes; its reverse hashes the same.
+    pub fn tuple_hash(&self, vlan: u16, t: &PacketTuple) -> u32 {
+        let src = addr_from_words(t.src.0, t.src.1, t.v6);
+        let dst = addr_from_words(t.dst.0, t.dst.1, t.v6);
+        self.conn_hash(vlan, src, t.sport, dst, t.dport, t.proto)
+    }
+
+    /// The keyed, symmetric hash of a MAC pair and ethertype, for frames that are not IP.
+    pub fn mac_pair_hash(&self, vlan: u16, a: [u8; 6], b: [u8; 6], ethertype: u16) -> u32 {
+        let w = |m: [u8; 6]| u64::from_le_bytes([m[0], m[1], m[2], m[3], m[4], m[5], 0, 0]);
+        let (lo, hi) = (w(a).min(w(b)), w(a).max(w(b)));
+        let w4 = u64::from(ethertype) | (u64::from(vlan) << 16) | (1 << 40);
+        let h = self.keys.hash5(&[lo, 0, hi, 0, w4]);
+        (h ^ (h >> 32)) as u32
     }
 
     /// The worker of a hash among `workers` (at least 1).
@@ -168,6 +186,39 @@ mod tests {
         );
         let r = SteeringKey::random();
         assert_eq!(r.addr_pair_hash(0, a, b, 17), r.addr_pair_hash(0, b, a, 17));
+    }
+
+    #[test]
+    fn tuple_hash_is_conn_hash_and_symmetric() {
+        let k = SteeringKey::from_seed(9);
+        let mut f = vec![0u8; 54];
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[17] = 40;
+        f[22] = 64;
+        f[23] = 6;
+        f[26..30].copy_from_slice(&[10, 0, 0, 1]);
+        f[30..34].copy_from_slice(&[10, 0, 0, 2]);
+        f[34..36].copy_from_slice(&40000u16.to_be_bytes());
+        f[36..38].copy_from_slice(&80u16.to_be_bytes());
+        f[46] = 0x50;
+        let p = wire::parse_packet(&f);
+        let crate::Class::Conn { tuple, .. } = crate::classify(&f, &p) else {
+            panic!("not a connection")
+        };
+        assert_eq!(
+            k.tuple_hash(3, &tuple),
+            k.conn_hash(3, ip("10.0.0.2"), 80, ip("10.0.0.1"), 40000, 6)
+        );
+        let (a, b) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+        assert_eq!(
+            k.mac_pair_hash(1, a, b, 0x0806),
+            k.mac_pair_hash(1, b, a, 0x0806)
+        );
+        assert_ne!(
+            k.mac_pair_hash(1, a, b, 0x0806),
+            k.mac_pair_hash(2, a, b, 0x0806)
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use events::{
 use wire::{L3, L4, ParsedPacket};
 
 use crate::counters::DatapathCounters;
+use crate::learn::LearnCounters;
 use crate::slowpath::SlowPathCounters;
 
 /// Converts pipeline time (ns since the epoch) to an EVE timestamp.
@@ -129,6 +130,7 @@ pub fn stats_event(
     uptime: Duration,
     c: &DatapathCounters,
     s: &SlowPathCounters,
+    l: &LearnCounters,
     flows_active: usize,
 ) -> EveEvent<'static> {
     let mut st = StatsEvent::new(uptime.as_secs());
@@ -159,10 +161,15 @@ pub fn stats_event(
         ("unicast", s.unicast),
         ("flooded", s.flooded),
         ("dropped", s.dropped),
-        ("macs_learnt", s.macs_learnt),
-        ("station_moves", s.station_moves),
     ] {
         set(&format!("rampart.slow_path.{k}"), v);
+    }
+    for (k, v) in [
+        ("macs_learnt", l.macs_learnt),
+        ("station_moves", l.station_moves),
+        ("macs_forgotten", l.macs_forgotten),
+    ] {
+        set(&format!("rampart.learning.{k}"), v);
     }
     EveEvent::new(timestamp(time_ns), st)
 }

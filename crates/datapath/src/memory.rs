@@ -2,17 +2,13 @@
 //! Tests use it to check forwarding decisions; benchmarks use it (with frames discarded rather
 //! than kept) to measure the pipeline alone.
 
-use std::sync::Arc;
-
 use flow::OffloadMeta;
 
 use crate::config::Config;
 use crate::counters::DatapathCounters;
 use crate::inspect::Chain;
-use crate::pipeline::{
-    AlertNotice, Batch, Cleared, DropNotice, Observer, SharedSlowPath, SlowPathGuard, TxBurst,
-    TxSink, Worker,
-};
+use crate::learn::{Learner, SwitchChange};
+use crate::pipeline::{AlertNotice, Batch, Cleared, DropNotice, Observer, TxBurst, TxSink, Worker};
 use crate::port::PortId;
 use crate::slowpath::SlowPath;
 
@@ -146,9 +142,11 @@ impl Observer for Recorder {
     }
 }
 
-/// One worker with in-memory ports.
+/// One worker with in-memory ports, behind a learner that sees every packet first.
 #[derive(Debug)]
 pub struct MemorySwitch {
+    learner: Learner,
+    changes: Vec<SwitchChange>,
     worker: Worker,
     batch: Batch,
     sink: MemorySink,
@@ -166,9 +164,10 @@ impl MemorySwitch {
     /// A switch with the given inspection chains; `keep` says whether transmitted frames and
     /// notices are kept (tests) or only counted (benchmarks).
     pub fn with_chains(config: &Config, ingress: Chain, egress: Chain, keep: bool) -> Self {
-        let slow = SharedSlowPath::new(SlowPath::new(config));
         MemorySwitch {
-            worker: Worker::new(0, &config.limits, slow, ingress, egress),
+            learner: Learner::new(config),
+            changes: Vec::new(),
+            worker: Worker::new(0, &config.limits, SlowPath::new(config), ingress, egress),
             batch: Batch::new(),
             sink: MemorySink::new(keep),
             recorder: Recorder {
@@ -181,8 +180,16 @@ impl MemorySwitch {
     }
 
     /// Queues a frame entering `port` at `time_ns`; the batch is processed when it is full.
+    /// The learner sees the frame first; when it changes what the switch knows, the packets
+    /// queued before are processed under the old knowledge, then the worker takes the change.
     pub fn send(&mut self, port: PortId, frame: &[u8], time_ns: u64) {
         self.sent += 1;
+        if self
+            .learner
+            .observe(port, frame, time_ns, &mut self.changes)
+        {
+            self.apply_changes();
+        }
         if !self
             .batch
             .push(frame, port, time_ns, self.sent, OffloadMeta::default())
@@ -195,6 +202,13 @@ impl MemorySwitch {
         }
         if self.batch.len() >= self.batch_size {
             self.flush();
+        }
+    }
+
+    fn apply_changes(&mut self) {
+        self.flush();
+        for c in self.changes.drain(..) {
+            self.worker.apply(&c);
         }
     }
 
@@ -250,19 +264,23 @@ impl MemorySwitch {
         &self.worker
     }
 
-    /// Runs periodic maintenance at `now` (flow expiry, MAC aging, revalidation).
+    /// Runs periodic maintenance at `now` (MAC aging, flow expiry, revalidation).
     pub fn maintain(&mut self, now: u64) {
         self.flush();
+        self.learner.age(now, &mut self.changes);
+        self.apply_changes();
         self.worker.maintain_now(now);
     }
 
-    /// Locks the slow path (to inspect or change ports and the MAC table).
-    pub fn slow_path(&self) -> SlowPathGuard<'_> {
-        self.worker.slow_path().lock()
+    /// The learner: the authoritative port table and forwarding database.
+    pub fn learner(&self) -> &Learner {
+        &self.learner
     }
 
-    /// The shared slow path.
-    pub fn shared_slow_path(&self) -> Arc<SharedSlowPath> {
-        Arc::clone(self.worker.slow_path())
+    /// Changes a port's VLAN treatment, between packets (queued packets go first).
+    pub fn set_port_vlan(&mut self, port: PortId, vlan: crate::port::VlanMode) -> bool {
+        let ok = self.learner.set_port_vlan(port, vlan, &mut self.changes);
+        self.apply_changes();
+        ok
     }
 }

@@ -118,7 +118,7 @@ fn learning_then_unicast() {
     let c = sw.counters();
     assert!(c.revalidations >= 1, "{c:#?}");
     assert_counters_add_up(c);
-    assert_eq!(sw.slow_path().fdb().len(), 2);
+    assert_eq!(sw.learner().fdb().len(), 2);
 }
 
 #[test]
@@ -229,7 +229,7 @@ fn station_move_revalidates_flows() {
     // mac 2 now appears behind vm3 (live migration).
     sw.send(2, &tcp(2, 1, 5, 5, None), S);
     sw.flush();
-    assert_eq!(sw.slow_path().counters().station_moves, 1);
+    assert_eq!(sw.learner().counters().station_moves, 1);
     sw.clear_received();
     sw.send(0, &tcp(1, 2, 1, 1, None), 2 * S);
     sw.flush();
@@ -250,7 +250,7 @@ fn config_change_revalidates() {
     sw.flush();
     assert_eq!(sw.received(1).len(), 1);
     // Move b10 into VLAN 20: the installed flooding flow must stop reaching it.
-    sw.slow_path().set_port_vlan(1, VlanMode::Access(20));
+    sw.set_port_vlan(1, VlanMode::Access(20));
     sw.clear_received();
     sw.send(0, &broadcast(1, None), S);
     sw.flush();
@@ -275,7 +275,7 @@ fn idle_flows_expire_and_macs_age() {
     assert_eq!(sw.counters().flows_expired, 2);
     // MACs age out after 5 s without traffic.
     sw.maintain(10 * S);
-    assert_eq!(sw.slow_path().fdb().len(), 0);
+    assert_eq!(sw.learner().fdb().len(), 0);
 }
 
 #[test]
@@ -292,7 +292,7 @@ fn active_flows_keep_their_macs() {
         sw.flush();
     }
     assert_eq!(
-        sw.slow_path().fdb().len(),
+        sw.learner().fdb().len(),
         2,
         "MACs of active flows must not age out"
     );
@@ -340,10 +340,9 @@ fn upcall_meter_under_new_flow_flood() {
         }
     }
     sw.flush();
-    let sp = sw.slow_path();
+    let sp = sw.worker().slow_path();
     let refused_flood = sp.meter().refused(0);
     let refused_quiet = sp.meter().refused(1);
-    drop(sp);
     assert_eq!(refused_quiet, 0, "the quiet port's upcalls all pass");
     assert!(refused_flood > 15_000, "flood refused: {refused_flood}");
     let c = sw.counters();
@@ -587,13 +586,13 @@ vlan = 10
 fn output_copies_grow_to_the_pool_limit_then_are_counted_as_exhausted() {
     use datapath::inspect::Chain;
     use datapath::memory::MemorySink;
-    use datapath::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
+    use datapath::pipeline::{Batch, NoObserver, Worker};
     use datapath::slowpath::SlowPath;
     use flow::{Action, FlowKey, FlowMask, OffloadMeta};
 
     let mut cfg = Config::parse(VLANS, "test.toml".as_ref()).unwrap();
     cfg.limits.pool_buffers = 64;
-    let slow = SharedSlowPath::new(SlowPath::new(&cfg));
+    let slow = SlowPath::new(&cfg);
     let mut w = Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default());
     // Every frame from port 0: three outputs that each see a different source MAC, then a
     // fourth: three copies per packet.
@@ -652,15 +651,27 @@ impl datapath::pipeline::TxSink for OrderSink {
 /// (MACs 1, 2, 3 on ports 0, 1, 2), and an empty batch.
 fn worker_with_three_vms() -> (datapath::pipeline::Worker, datapath::pipeline::Batch) {
     use datapath::inspect::Chain;
-    use datapath::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
+    use datapath::learn::Learner;
+    use datapath::pipeline::{Batch, NoObserver, Worker};
     use datapath::slowpath::SlowPath;
 
     let cfg = Config::parse(ONE_BRIDGE, "test.toml".as_ref()).unwrap();
-    let slow = SharedSlowPath::new(SlowPath::new(&cfg));
-    let mut w = Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default());
+    let mut w = Worker::new(
+        0,
+        &cfg.limits,
+        SlowPath::new(&cfg),
+        Chain::default(),
+        Chain::default(),
+    );
+    let mut learner = Learner::new(&cfg);
+    let mut changes = Vec::new();
     let mut batch = Batch::new();
     for (port, m) in [(0u16, 1u8), (1, 2), (2, 3)] {
+        learner.observe(port, &broadcast(m, None), 0, &mut changes);
         assert!(batch.push(&broadcast(m, None), port, 0, 0, Default::default()));
+    }
+    for c in &changes {
+        w.apply(c);
     }
     w.process(&mut batch, &mut OrderSink::default(), &mut NoObserver);
     batch.clear();

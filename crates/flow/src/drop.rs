@@ -34,11 +34,19 @@ pub enum DropReason {
     ActionFailed,
     /// No packet buffer was free for a copy.
     PoolExhausted,
+    /// A frame without an Ethernet header that carries no IP: nothing to switch it on.
+    NotEthernet,
+    /// An IP fragment whose datagram was not completed in time.
+    DefragTimeout,
+    /// An IP fragment over a reassembly limit (memory, fragments per datagram, size).
+    DefragLimit,
+    /// An IP fragment that overlaps another in a way the reassembly policy refuses.
+    DefragInvalid,
 }
 
 impl DropReason {
     /// Every reason, in report order (and declaration order: `ALL[r as usize] == r`).
-    pub const ALL: [DropReason; 14] = [
+    pub const ALL: [DropReason; 18] = [
         DropReason::Malformed,
         DropReason::NoInputPort,
         DropReason::UnknownPort,
@@ -53,6 +61,10 @@ impl DropReason {
         DropReason::TtlExpired,
         DropReason::ActionFailed,
         DropReason::PoolExhausted,
+        DropReason::NotEthernet,
+        DropReason::DefragTimeout,
+        DropReason::DefragLimit,
+        DropReason::DefragInvalid,
     ];
 
     /// The kebab-case name used in counters, reports and EVE `drop.reason`.
@@ -72,6 +84,10 @@ impl DropReason {
             DropReason::TtlExpired => "ttl-expired",
             DropReason::ActionFailed => "action-failed",
             DropReason::PoolExhausted => "pool-exhausted",
+            DropReason::NotEthernet => "not-ethernet",
+            DropReason::DefragTimeout => "defrag-timeout",
+            DropReason::DefragLimit => "defrag-limit",
+            DropReason::DefragInvalid => "defrag-invalid",
         }
     }
 }

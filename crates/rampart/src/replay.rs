@@ -189,7 +189,7 @@ pub fn summary(r: &ReplayReport) -> String {
         ("flows evicted", c.flows_evicted),
         ("revalidations", c.revalidations),
         ("MACs learnt", r.macs_learnt as u64),
-        ("station moves", r.slow_path.station_moves),
+        ("station moves", r.learning.station_moves),
     ] {
         let _ = writeln!(s, "  {k:<22} {v:>12}");
     }

@@ -18,6 +18,27 @@ pub struct Batch {
     pub(super) len: usize,
     pub(super) times: [u64; MAX_BATCH],
     pub(super) numbers: [u64; MAX_BATCH],
+    pub(super) positions: [u64; MAX_BATCH],
+}
+
+/// Where and when a packet arrived, and its place in the order of output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    pub in_port: PortId,
+    pub time_ns: u64,
+    /// The packet's number at its source (capture record number), reported to observers.
+    pub number: u64,
+    /// Its place in the arrival order (see [`Arrival::position_of`]): what the packet emits
+    /// sorts by it, whichever worker handled the packet.
+    pub position: u64,
+}
+
+impl Arrival {
+    /// The position of the `sub`-th packet that enters the switch with packet `number` (0 for
+    /// the packet itself; more when a runtime releases held packets with it).
+    pub const fn position_of(number: u64, sub: u16) -> u64 {
+        (number << 16) | sub as u64
+    }
 }
 
 impl Batch {
@@ -30,6 +51,7 @@ impl Batch {
             len: 0,
             times: [0; MAX_BATCH],
             numbers: [0; MAX_BATCH],
+            positions: [0; MAX_BATCH],
         }
     }
 
@@ -54,8 +76,8 @@ impl Batch {
     }
 
     /// Copies a received frame into the next buffer. `number` identifies the packet to
-    /// observers (its record number in a capture). Returns false when the batch is full or the
-    /// frame is larger than a buffer.
+    /// observers (its record number in a capture) and gives its position. Returns false when
+    /// the batch is full or the frame is larger than a buffer.
     pub fn push(
         &mut self,
         frame: &[u8],
@@ -64,6 +86,17 @@ impl Batch {
         number: u64,
         meta: OffloadMeta,
     ) -> bool {
+        let at = Arrival {
+            in_port,
+            time_ns,
+            number,
+            position: Arrival::position_of(number, 0),
+        };
+        self.push_at(frame, at, meta)
+    }
+
+    /// [`Batch::push`] with the arrival spelt out (a runtime that orders output itself).
+    pub fn push_at(&mut self, frame: &[u8], at: Arrival, meta: OffloadMeta) -> bool {
         if self.len == MAX_BATCH {
             return false;
         }
@@ -71,12 +104,18 @@ impl Batch {
         if b.load(frame).is_err() {
             return false;
         }
-        b.in_port = in_port;
+        b.in_port = at.in_port;
         b.meta = meta;
-        self.times[self.len] = time_ns;
-        self.numbers[self.len] = number;
+        self.times[self.len] = at.time_ns;
+        self.numbers[self.len] = at.number;
+        self.positions[self.len] = at.position;
         self.len += 1;
         true
+    }
+
+    /// The position of the last packet (0 when empty).
+    pub fn last_position(&self) -> u64 {
+        self.len.checked_sub(1).map_or(0, |i| self.positions[i])
     }
 
     /// The frame in slot `i` (as it is now: after processing, as rewritten).

@@ -72,6 +72,7 @@ pub struct Cleared<'a> {
     meta: &'a OffloadMeta,
     time_ns: u64,
     number: u64,
+    position: u64,
     copy: u16,
 }
 
@@ -100,6 +101,11 @@ impl<'a> Cleared<'a> {
     #[inline]
     pub fn number(&self) -> u64 {
         self.number
+    }
+    /// The position in the arrival order of the received packet it comes from.
+    #[inline]
+    pub fn position(&self) -> u64 {
+        self.position
     }
     /// Its place among the frames sent for that packet: output copies in action order from 0,
     /// then [`REPLY_COPY`] for a reject answer. With `number`, a total order of all output.
@@ -143,6 +149,7 @@ pub struct TxBurst<'a> {
     bufs: &'a [PacketBuf],
     times: &'a [u64],
     numbers: &'a [u64],
+    positions: &'a [u64],
     list: &'a [ClearedSlot],
 }
 
@@ -153,6 +160,7 @@ impl<'a> TxBurst<'a> {
             bufs: &batch.bufs,
             times: &batch.times,
             numbers: &batch.numbers,
+            positions: &batch.positions,
             list,
         }
     }
@@ -174,7 +182,8 @@ impl<'a> TxBurst<'a> {
 
     /// The packets, in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Cleared<'a>> + 'a {
-        let (bufs, times, numbers) = (self.bufs, self.times, self.numbers);
+        let (bufs, times, numbers, positions) =
+            (self.bufs, self.times, self.numbers, self.positions);
         self.list.iter().map(move |c| {
             let slot = usize::from(c.slot);
             let b = &bufs[slot];
@@ -184,6 +193,7 @@ impl<'a> TxBurst<'a> {
                 meta: &b.meta,
                 time_ns: times[slot],
                 number: numbers[slot],
+                position: positions[slot],
                 copy: 0,
             }
         })
@@ -353,6 +363,7 @@ impl Worker {
                 obs.on_alert(&AlertNotice {
                     time_ns: batch.times[i],
                     number: batch.numbers[i],
+                    position: batch.positions[i],
                     in_port: batch.bufs[i].in_port,
                     out_port: Some(e.port),
                     frame: b.frame(),
@@ -367,6 +378,7 @@ impl Worker {
                 obs.on_drop(&DropNotice {
                     time_ns: batch.times[i],
                     number: batch.numbers[i],
+                    position: batch.positions[i],
                     in_port: batch.bufs[i].in_port,
                     out_port: Some(e.port),
                     frame: b.frame(),
@@ -392,6 +404,7 @@ impl Worker {
             meta: &b.meta,
             time_ns: batch.times[i],
             number: batch.numbers[i],
+            position: batch.positions[i],
             copy: e.copy,
         });
     }

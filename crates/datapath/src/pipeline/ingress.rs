@@ -119,6 +119,7 @@ impl Worker {
                     obs.on_alert(&AlertNotice {
                         time_ns: batch.times[i],
                         number: batch.numbers[i],
+                        position: batch.positions[i],
                         in_port: views[j].in_port,
                         out_port: None,
                         frame: views[j].frame,
@@ -134,6 +135,7 @@ impl Worker {
                     obs.on_drop(&DropNotice {
                         time_ns: batch.times[i],
                         number: batch.numbers[i],
+                        position: batch.positions[i],
                         in_port: views[j].in_port,
                         out_port: None,
                         frame: views[j].frame,

@@ -7,19 +7,19 @@
 //!    engine, a rewrite action, a drop report), once per packet, and kept in the buffer;
 //! 3. **ingress inspection** of the packet as the sender sent it;
 //! 4. **flow lookup**: exact-match cache, then megaflow classifier, as one batch; a miss goes up
-//!    to the [`SlowPath`] (under its lock, once per batch), which installs a megaflow;
+//!    to the worker's own [`SlowPath`], which installs a megaflow;
 //! 5. **actions**: rewrite the frame in place (set fields, push/pop VLAN) and collect outputs; a
 //!    copy is made only when an output must see the packet before a later rewrite;
 //! 6. **egress inspection** of each output copy as its receiver will get it;
 //! 7. **transmit** to the [`TxSink`], checking that the copy passed both inspections.
 //!
 //! The hot path must never allocate, lock or block per packet: scratch arrays live in the
-//! [`Worker`], the slow path's lock is taken at most once per batch and only when a packet
-//! missed, and buffers are recycled (the pool of output copies grows to its limit as copies are
-//! first needed, then is only reused). Only the slow path (upcalls, installs) and the report of
-//! a dropped or alerted packet to the [`Observer`] may allocate. A worker is shared-nothing: it
-//! owns its flow table and its inspection engines; only the slow path (MAC learning,
-//! decisions) is shared.
+//! [`Worker`], and buffers are recycled (the pool of output copies grows to its limit as copies
+//! are first needed, then is only reused). Only the slow path (upcalls, installs) and the report
+//! of a dropped or alerted packet to the [`Observer`] may allocate. A worker is shared-nothing:
+//! it owns its flow table, its slow path and its inspection engines. MAC learning happens before
+//! the worker, in arrival order ([`crate::learn::Learner`]); the worker applies the learner's
+//! changes ([`Worker::apply`]) between batches, and revalidates its flows before the next.
 
 mod actions;
 mod batch;
@@ -28,11 +28,8 @@ mod ingress;
 mod keys;
 mod lookup;
 mod observer;
-mod shared;
 mod sink;
 mod upcall;
-
-use std::sync::Arc;
 
 use flow::{Action, FlowId, FlowKey, FlowMask, FlowTable, FlowTableConfig, OutputSet, PacketBuf};
 
@@ -40,17 +37,17 @@ use crate::MAX_BATCH;
 use crate::config::Limits;
 use crate::counters::DatapathCounters;
 use crate::inspect::{Chain, PacketView, Verdict};
+use crate::learn::SwitchChange;
 use crate::reject;
-use crate::slowpath::Decision;
+use crate::slowpath::{Decision, SlowPath};
 
 use egress::{ClearedSlot, Egress, OriginalHead};
 use ingress::Admissions;
 use upcall::{BatchInstall, Decided};
 
-pub use batch::{BUF_SIZE, Batch};
+pub use batch::{Arrival, BUF_SIZE, Batch};
 pub use egress::{Cleared, REPLY_COPY, TxBurst};
 pub use observer::{AlertNotice, DropNotice, NoObserver, Observer};
-pub use shared::{SharedSlowPath, SlowPathGuard};
 pub use sink::TxSink;
 
 /// How often (in pipeline time) a worker expires idle flows and refreshes MAC learning.
@@ -60,7 +57,7 @@ pub const MAINTENANCE_INTERVAL_NS: u64 = 1_000_000_000;
 pub struct Worker {
     id: usize,
     table: FlowTable,
-    slow: Arc<SharedSlowPath>,
+    slow: SlowPath,
     seen_generation: u64,
     ingress: Chain,
     egress: Chain,
@@ -141,13 +138,7 @@ fn recycle<'a, 'b>(mut v: Vec<PacketView<'a>>) -> Vec<PacketView<'b>> {
 
 impl Worker {
     /// A worker with its own flow table and inspection chains.
-    pub fn new(
-        id: usize,
-        limits: &Limits,
-        slow: Arc<SharedSlowPath>,
-        ingress: Chain,
-        egress: Chain,
-    ) -> Self {
+    pub fn new(id: usize, limits: &Limits, slow: SlowPath, ingress: Chain, egress: Chain) -> Self {
         let table = FlowTable::new(FlowTableConfig {
             emc_entries: limits.emc_entries,
             emc_insert_inv_prob: limits.emc_insert_inv_prob,
@@ -219,9 +210,16 @@ impl Worker {
         &mut self.table
     }
 
-    /// The shared slow path.
-    pub fn slow_path(&self) -> &Arc<SharedSlowPath> {
+    /// The worker's slow path.
+    pub fn slow_path(&self) -> &SlowPath {
         &self.slow
+    }
+
+    /// Applies one of the learner's changes to this worker's slow path. Call between batches,
+    /// at the point in the packet order where the learner made the change; flows it affects
+    /// are revalidated before the next packet.
+    pub fn apply(&mut self, change: &SwitchChange) {
+        self.slow.apply(change);
     }
 
     /// Runs the whole pipeline over one batch. The batch is left holding the frames as
@@ -233,7 +231,7 @@ impl Worker {
         }
         let now = batch.times[n - 1];
         if self.slow.generation() != self.seen_generation {
-            self.revalidate(now);
+            self.revalidate();
         }
         self.counters.rx_packets += n as u64;
 
@@ -291,12 +289,11 @@ impl Worker {
     }
 
     /// Re-decides every flow installed under an older slow-path generation.
-    fn revalidate(&mut self, now: u64) {
-        let slow = Arc::clone(&self.slow);
-        let mut sp = slow.lock();
+    fn revalidate(&mut self) {
+        let sp = &mut self.slow;
         let current = sp.generation();
         let stats = self.table.revalidate(current, |key, mask, actions| {
-            let d = sp.decide(key, now);
+            let d = sp.decide(key);
             sp.note_decision(&d);
             if d.mask != *mask {
                 flow::Revalidation::Delete
@@ -312,26 +309,17 @@ impl Worker {
         self.seen_generation = current;
     }
 
-    /// Periodic work: expire idle flows, keep MACs of active flows learnt, age the FDB.
+    /// Periodic work: expire idle flows.
     fn maintain(&mut self, now: u64) {
-        let since = self.last_maintenance.unwrap_or(0);
         self.last_maintenance = Some(now);
         self.counters.flows_expired += self.table.expire_idle(now) as u64;
-        let slow = Arc::clone(&self.slow);
-        let mut sp = slow.lock();
-        for f in self.table.iter() {
-            if f.stats.last_used > since {
-                sp.refresh_from_flow(f.key, f.stats.last_used);
-            }
-        }
-        sp.age(now);
     }
 
     /// Forces maintenance at `now` (end of a replay, tests).
     pub fn maintain_now(&mut self, now: u64) {
         self.maintain(now);
         if self.slow.generation() != self.seen_generation {
-            self.revalidate(now);
+            self.revalidate();
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct DropNotice<'a> {
     pub time_ns: u64,
     /// The packet's number at its source (capture record number).
     pub number: u64,
+    /// The packet's position in the arrival order.
+    pub position: u64,
     pub in_port: PortId,
     pub out_port: Option<PortId>,
     pub frame: &'a [u8],
@@ -30,6 +32,7 @@ pub struct DropNotice<'a> {
 pub struct AlertNotice<'a> {
     pub time_ns: u64,
     pub number: u64,
+    pub position: u64,
     pub in_port: PortId,
     pub out_port: Option<PortId>,
     pub frame: &'a [u8],
@@ -61,6 +64,7 @@ pub(super) fn notify_drop(obs: &mut dyn Observer, batch: &Batch, i: usize, reaso
         obs.on_drop(&DropNotice {
             time_ns,
             number,
+            position: batch.positions[i],
             in_port: b.in_port,
             out_port: None,
             frame: b.frame(),

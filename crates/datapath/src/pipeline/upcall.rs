@@ -1,10 +1,8 @@
-//! Upcalls: the batch's misses go to the slow path under one lock, which decides each and
-//! installs a megaflow; the decision's actions are kept for the packet that asked.
+//! Upcalls: the batch's misses go to the worker's slow path, which decides each and installs a
+//! megaflow; the decision's actions are kept for the packet that asked.
 //!
 //! The slow path may allocate (it installs flows); it is entered once per new flow, never per
-//! packet of a known flow, and its lock is taken once per batch.
-
-use std::sync::Arc;
+//! packet of a known flow.
 
 use flow::{FlowId, FlowKey};
 
@@ -35,7 +33,7 @@ pub(super) struct BatchInstall {
 }
 
 impl Worker {
-    /// Sends the batch's misses to the slow path under one lock, installs what it decides, and
+    /// Sends the batch's misses to the slow path, installs what it decides, and
     /// keeps each decision's actions for the packet that asked.
     pub(super) fn upcall_stage(&mut self, batch: &Batch, now: u64, obs: &mut dyn Observer) {
         let n = batch.len;
@@ -43,8 +41,6 @@ impl Worker {
         self.decided_actions.clear();
         self.batch_installs.clear();
         self.batch_masks.clear();
-        let slow = Arc::clone(&self.slow);
-        let mut sp = slow.lock();
         for i in 0..n {
             if !self.admitted.is_admitted(i) || self.flows[i].is_some() {
                 continue;
@@ -66,7 +62,10 @@ impl Worker {
             }
             self.counters.upcalls += 1;
             let d = &mut self.decision;
-            if !sp.upcall_into(&self.keys[i], batch.times[i].max(now), d) {
+            if !self
+                .slow
+                .upcall_into(&self.keys[i], batch.times[i].max(now), d)
+            {
                 self.admitted.revoke(i);
                 self.counters.drop(DropReason::UpcallMeter);
                 notify_drop(obs, batch, i, DropReason::UpcallMeter);
@@ -123,8 +122,6 @@ impl Worker {
             }
             self.counters.flows_evicted += self.table.counters().evictions - evicted_before;
         }
-        drop(sp);
-        // Our own learning raised the generation; the flows just installed carry it already.
     }
 
     /// The entry of `decided` whose flow, installed earlier in this batch, matches packet `i`

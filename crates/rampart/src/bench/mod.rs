@@ -1,8 +1,10 @@
-//! `rampart bench datapath`: measures the pipeline on in-memory ports (see `datapath::bench`)
+//! `rampart bench datapath`: measures the pipeline on in-memory ports (see the `datapath` module)
 //! and prints a table fit for BENCHMARKS.md.
 
 use clap::{Args, Subcommand};
-use datapath::bench::{BenchOptions, BenchResult, run as run_datapath};
+mod datapath;
+
+use self::datapath::{BenchOptions, BenchResult, run as run_datapath};
 
 /// Arguments of `rampart bench`.
 #[derive(Debug, Args)]

@@ -1,8 +1,9 @@
 //! `rampart bench datapath`: the whole pipeline on in-memory ports, one core, 64-byte frames.
 //!
-//! Every packet goes through what a live port's packets go through: load into a preallocated
-//! buffer (with parse), ingress inspection (an empty chain, still counted), flow lookup,
-//! actions, egress inspection (empty), transmit to a counting sink. The cases mirror
+//! Every packet goes through what a live port's packets go through: MAC learning in arrival
+//! order (the learner), load into a preallocated buffer, ingress inspection (an empty chain,
+//! still counted), flow lookup, actions, egress inspection (empty), transmit to a counting
+//! sink. The cases mirror
 //! `../shared/bench/fastpath/` so the two can be quoted side by side:
 //!
 //! * `emc`: every flow installed, traffic cycling over N flows (1k fit the exact-match cache;
@@ -22,13 +23,13 @@ use std::time::Instant;
 
 use flow::{Action, Field, FlowKey, FlowMask, OffloadMeta};
 
-use crate::config::Config;
-use crate::inspect::Chain;
-use crate::memory::MemorySink;
-use crate::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
-use crate::port::Port;
-use crate::port::{PortId, PortKind, VlanMode};
-use crate::slowpath::SlowPath;
+use datapath::config::Config;
+use datapath::inspect::Chain;
+use datapath::learn::{Learner, SwitchChange};
+use datapath::memory::MemorySink;
+use datapath::pipeline::{Batch, NoObserver, Worker};
+use datapath::port::{Port, PortId, PortKind, VlanMode};
+use datapath::slowpath::SlowPath;
 
 /// One measured case.
 #[derive(Debug, Clone)]
@@ -38,8 +39,6 @@ pub struct BenchResult {
     pub flows: usize,
     /// Megaflows installed while measuring.
     pub megaflows: usize,
-    pub packets_per_rep: u64,
-    pub reps: usize,
     pub median_ns: f64,
     pub min_ns: f64,
     /// Share of lookups answered by the exact-match cache.
@@ -152,9 +151,59 @@ fn config(max_flows: usize, emc: bool) -> Config {
     c
 }
 
-fn worker(cfg: &Config) -> Worker {
-    let slow = SharedSlowPath::new(SlowPath::new(cfg));
-    Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default())
+/// What the benchmark drives: the learner and one worker, as the runtime has them.
+struct Rig {
+    learner: Learner,
+    w: Worker,
+    batch: Batch,
+    sink: MemorySink,
+    changes: Vec<SwitchChange>,
+}
+
+impl Rig {
+    fn new(cfg: &Config) -> Rig {
+        Rig {
+            learner: Learner::new(cfg),
+            w: Worker::new(
+                0,
+                &cfg.limits,
+                SlowPath::new(cfg),
+                Chain::default(),
+                Chain::default(),
+            ),
+            batch: Batch::new(),
+            sink: MemorySink::new(false),
+            changes: Vec::new(),
+        }
+    }
+
+    /// Processes the open batch.
+    fn process(&mut self) {
+        self.w
+            .process(&mut self.batch, &mut self.sink, &mut NoObserver);
+        self.batch.clear();
+    }
+
+    /// Learns from a frame as the runtime's dispatcher does; a change first sends the open
+    /// batch, then reaches the worker.
+    #[inline]
+    fn learn(&mut self, port: PortId, frame: &[u8], now: u64) {
+        if self.learner.observe(port, frame, now, &mut self.changes) {
+            if !self.batch.is_empty() {
+                self.process();
+            }
+            for c in self.changes.drain(..) {
+                self.w.apply(&c);
+            }
+        }
+    }
+
+    /// Sends one frame now (learning, then a batch of its own).
+    fn send_one(&mut self, port: PortId, frame: &[u8], now: u64) {
+        self.learn(port, frame, now);
+        self.batch.push(frame, port, now, 0, OffloadMeta::default());
+        self.process();
+    }
 }
 
 fn in_port(i: u32) -> u16 {
@@ -179,15 +228,7 @@ impl Traffic {
 
 /// Sends the traffic's frames through `w`, `count` packets starting at `start` (wrapping);
 /// returns the next start. Time advances 1 ns per packet so no flow idles out.
-fn pump(
-    w: &mut Worker,
-    batch: &mut Batch,
-    sink: &mut MemorySink,
-    traffic: &Traffic,
-    start: usize,
-    count: u64,
-    clock: &mut u64,
-) -> usize {
+fn pump(rig: &mut Rig, traffic: &Traffic, start: usize, count: u64, clock: &mut u64) -> usize {
     let n = traffic.frames.len().min(traffic.ports.len());
     if n == 0 {
         return start;
@@ -204,7 +245,8 @@ fn pump(
             let take = (k - filled).min(n - at);
             for (f, &p) in frames[at..at + take].iter().zip(&ports[at..at + take]) {
                 *clock += 1;
-                batch.push(f, p, *clock, 0, OffloadMeta::default());
+                rig.learn(p, f, *clock);
+                rig.batch.push(f, p, *clock, 0, OffloadMeta::default());
             }
             filled += take;
             at += take;
@@ -212,8 +254,7 @@ fn pump(
                 at = 0;
             }
         }
-        w.process(batch, sink, &mut NoObserver);
-        batch.clear();
+        rig.process();
         left -= k as u64;
     }
     at
@@ -225,77 +266,53 @@ fn stats(samples: &mut [f64]) -> (f64, f64) {
 }
 
 /// Teaches the switch where the server is (one frame from it).
-fn learn_server(w: &mut Worker, batch: &mut Batch, sink: &mut MemorySink) {
+fn learn_server(rig: &mut Rig) {
     let mut f = frame(0);
     f[0..6].copy_from_slice(&client_mac(0));
     f[6..12].copy_from_slice(&SERVER);
-    batch.push(&f, 0, 0, 0, OffloadMeta::default());
-    w.process(batch, sink, &mut NoObserver);
-    batch.clear();
+    rig.send_one(0, &f, 0);
 }
 
 fn bench_hits(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
     let frames = Traffic::clients(flows as u32);
     let cfg = config(flows, true);
-    let mut w = worker(&cfg);
-    let mut batch = Batch::new();
-    let mut sink = MemorySink::new(false);
-    learn_server(&mut w, &mut batch, &mut sink);
+    let mut rig = Rig::new(&cfg);
+    learn_server(&mut rig);
     let mut clock = 1;
     // Install every flow, then warm the caches.
-    let mut at = pump(
-        &mut w,
-        &mut batch,
-        &mut sink,
-        &frames,
-        0,
-        flows as u64,
-        &mut clock,
-    );
+    let mut at = pump(&mut rig, &frames, 0, flows as u64, &mut clock);
     at = pump(
-        &mut w,
-        &mut batch,
-        &mut sink,
+        &mut rig,
         &frames,
         at,
         (2 * flows as u64).max(1 << 20),
         &mut clock,
     );
-    let before = w.counters().clone();
+    let before = rig.w.counters().clone();
     let mut samples = Vec::new();
     for _ in 0..opts.reps {
         let t = Instant::now();
-        at = pump(
-            &mut w,
-            &mut batch,
-            &mut sink,
-            &frames,
-            at,
-            opts.packets,
-            &mut clock,
-        );
+        at = pump(&mut rig, &frames, at, opts.packets, &mut clock);
         samples.push(t.elapsed().as_nanos() as f64 / opts.packets as f64);
     }
-    let c = w.counters();
+    let c = rig.w.counters();
     let lookups = (c.lookups - before.lookups).max(1);
     assert_eq!(
         c.misses, before.misses,
         "every flow was installed before timing"
     );
     let (median_ns, min_ns) = stats(&mut samples);
-    let table = w.flow_table();
+    let table = rig.w.flow_table();
     out.push(BenchResult {
         case: "emc".into(),
         flows,
         megaflows: table.len(),
-        packets_per_rep: opts.packets,
-        reps: opts.reps,
         median_ns,
         min_ns,
         emc_hit_rate: (c.emc_hits - before.emc_hits) as f64 / lookups as f64,
         bytes_per_flow: Some(table.memory_bytes() as f64 / table.len().max(1) as f64),
     });
-    black_box(sink.transmitted_total());
+    black_box(rig.sink.transmitted_total());
 }
 
 fn decoy_mask(j: u32) -> FlowMask {
@@ -320,20 +337,10 @@ fn bench_megaflow(
     let per = total / subtables;
     let frames = Traffic::clients(per);
     let cfg = config(total as usize, false);
-    let mut w = worker(&cfg);
-    let mut batch = Batch::new();
-    let mut sink = MemorySink::new(false);
-    learn_server(&mut w, &mut batch, &mut sink);
+    let mut rig = Rig::new(&cfg);
+    learn_server(&mut rig);
     let mut clock = 1;
-    let mut at = pump(
-        &mut w,
-        &mut batch,
-        &mut sink,
-        &frames,
-        0,
-        u64::from(per),
-        &mut clock,
-    );
+    let mut at = pump(&mut rig, &frames, 0, u64::from(per), &mut clock);
     // Decoy subtables: other masks, entries the traffic never matches (in_ports it never
     // uses), ranked above the traffic's subtable when it must be probed last.
     let prio = if last { 1000 } else { 1 };
@@ -349,7 +356,7 @@ fn bench_megaflow(
             k.set_nw_proto(6);
             k.set_ipv4_src((x as u32).to_be_bytes());
             k.set_tp_dst(x as u16);
-            let _ = w.flow_table_mut().install(
+            let _ = rig.w.flow_table_mut().install(
                 &k,
                 &decoy_mask(j),
                 prio,
@@ -359,35 +366,19 @@ fn bench_megaflow(
             );
         }
     }
-    at = pump(
-        &mut w,
-        &mut batch,
-        &mut sink,
-        &frames,
-        at,
-        1 << 20,
-        &mut clock,
-    );
-    let before = w.counters().clone();
-    let probes_before = w.flow_table().counters().subtables_probed;
+    at = pump(&mut rig, &frames, at, 1 << 20, &mut clock);
+    let before = rig.w.counters().clone();
+    let probes_before = rig.w.flow_table().counters().subtables_probed;
     let mut samples = Vec::new();
     for _ in 0..opts.reps {
         let t = Instant::now();
-        at = pump(
-            &mut w,
-            &mut batch,
-            &mut sink,
-            &frames,
-            at,
-            opts.packets,
-            &mut clock,
-        );
+        at = pump(&mut rig, &frames, at, opts.packets, &mut clock);
         samples.push(t.elapsed().as_nanos() as f64 / opts.packets as f64);
     }
-    let c = w.counters();
+    let c = rig.w.counters();
     assert_eq!(c.misses, before.misses, "no upcall while timing");
     let hits = (c.megaflow_hits - before.megaflow_hits).max(1);
-    let probed = w.flow_table().counters().subtables_probed - probes_before;
+    let probed = rig.w.flow_table().counters().subtables_probed - probes_before;
     let (median_ns, min_ns) = stats(&mut samples);
     out.push(BenchResult {
         case: format!(
@@ -396,9 +387,7 @@ fn bench_megaflow(
             probed as f64 / hits as f64
         ),
         flows: per as usize,
-        megaflows: w.flow_table().len(),
-        packets_per_rep: opts.packets,
-        reps: opts.reps,
+        megaflows: rig.w.flow_table().len(),
         median_ns,
         min_ns,
         emc_hit_rate: 0.0,
@@ -442,28 +431,18 @@ fn bench_setup(opts: &BenchOptions, flows: usize, kind: Setup, out: &mut Vec<Ben
     let mut installed = 0;
     for _ in 0..opts.reps {
         // A fresh worker and slow path per repetition (not timed): every flow is new.
-        let mut w = worker(&cfg);
-        let mut batch = Batch::new();
-        let mut sink = MemorySink::new(false);
-        learn_server(&mut w, &mut batch, &mut sink);
+        let mut rig = Rig::new(&cfg);
+        learn_server(&mut rig);
         if kind == Setup::Pairs {
-            learn_servers(&mut w, &mut batch, &mut sink, k);
+            learn_servers(&mut rig, k);
         }
         let mut clock = 1;
-        let before = w.counters().flows_installed;
+        let before = rig.w.counters().flows_installed;
         let t = Instant::now();
-        pump(
-            &mut w,
-            &mut batch,
-            &mut sink,
-            &traffic,
-            0,
-            flows as u64,
-            &mut clock,
-        );
+        pump(&mut rig, &traffic, 0, flows as u64, &mut clock);
         samples.push(t.elapsed().as_nanos() as f64 / flows as f64);
-        installed = w.counters().flows_installed - before;
-        black_box(sink.transmitted_total());
+        installed = rig.w.counters().flows_installed - before;
+        black_box(rig.sink.transmitted_total());
     }
     let (median_ns, min_ns) = stats(&mut samples);
     out.push(BenchResult {
@@ -473,8 +452,6 @@ fn bench_setup(opts: &BenchOptions, flows: usize, kind: Setup, out: &mut Vec<Ben
         },
         flows,
         megaflows: installed as usize,
-        packets_per_rep: flows as u64,
-        reps: opts.reps,
         median_ns,
         min_ns,
         emc_hit_rate: 0.0,
@@ -483,18 +460,17 @@ fn bench_setup(opts: &BenchOptions, flows: usize, kind: Setup, out: &mut Vec<Ben
 }
 
 /// Teaches the switch `k` servers on port 0 (one broadcast frame from each; not timed).
-fn learn_servers(w: &mut Worker, batch: &mut Batch, sink: &mut MemorySink, k: u32) {
+fn learn_servers(rig: &mut Rig, k: u32) {
     for s in 0..k {
         let mut f = frame_to(0, [0xff; 6]);
         f[6..12].copy_from_slice(&server_mac(s));
-        batch.push(&f, 0, 0, 0, OffloadMeta::default());
-        if batch.is_full() {
-            w.process(batch, sink, &mut NoObserver);
-            batch.clear();
+        rig.learn(0, &f, 0);
+        rig.batch.push(&f, 0, 0, 0, OffloadMeta::default());
+        if rig.batch.is_full() {
+            rig.process();
         }
     }
-    w.process(batch, sink, &mut NoObserver);
-    batch.clear();
+    rig.process();
 }
 
 /// Runs every case (or those matching `opts.only`), calling `done` after each.
