@@ -41,9 +41,15 @@ pub enum PortKind {
 /// Words 0-1 are the lower endpoint's address, 2-3 the higher one's (IPv4 in the first four
 /// bytes, the rest zero); word 4 packs the lower and higher port, the protocol, the family and
 /// port kind, and the VLAN.
-#[derive(Clone, Copy, Default, Eq, Hash)]
+#[derive(Clone, Copy, Default, Eq)]
 pub struct ConnKey {
     pub(crate) w: [u64; 5],
+}
+
+impl core::hash::Hash for ConnKey {
+    fn hash<H: core::hash::Hasher>(&self, h: &mut H) {
+        self.w.hash(h);
+    }
 }
 
 impl PartialEq for ConnKey {
