@@ -41,9 +41,28 @@ pub enum PortKind {
 /// Words 0-1 are the lower endpoint's address, 2-3 the higher one's (IPv4 in the first four
 /// bytes, the rest zero); word 4 packs the lower and higher port, the protocol, the family and
 /// port kind, and the VLAN.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, Eq)]
 pub struct ConnKey {
     pub(crate) w: [u64; 5],
+}
+
+impl core::hash::Hash for ConnKey {
+    fn hash<H: core::hash::Hasher>(&self, h: &mut H) {
+        self.w.hash(h);
+    }
+}
+
+impl PartialEq for ConnKey {
+    /// Branch-free over the five words (the derived comparison calls `memcmp`, which was a
+    /// fifth of an established packet's time).
+    #[inline(always)]
+    fn eq(&self, o: &ConnKey) -> bool {
+        let mut d = 0u64;
+        for (a, b) in self.w.iter().zip(o.w.iter()) {
+            d |= a ^ b;
+        }
+        d == 0
+    }
 }
 
 impl core::fmt::Debug for ConnKey {

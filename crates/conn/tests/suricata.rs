@@ -14,6 +14,9 @@
 //! * Suricata decapsulates VXLAN (UDP 4789) and tracks the inner frame's flows apart (its
 //!   recursion level): the comparison feeds the inner frame to a second table, as the
 //!   pipeline's tunnel handling would.
+//! * A connection replaced by a new one on its tuple (TCP port reuse) ends with reason
+//!   `tcp_reuse` here; Suricata 7 logs it as `timeout` (its `TcpReuseReplace` times the old
+//!   flow out at once; Suricata 8 names the reason `tcp_reuse`): compared as equal.
 //! * Suricata gives ICMPv6 errors flows of their own; this table relates them to the
 //!   connection they quote and counts them apart ([`conn::ConnRecord::related_pkts`]): such
 //!   Suricata flows are left out of the comparison, and counted.
@@ -34,7 +37,8 @@ use wire::{TunnelKind, parse_link, parse_packet};
 /// text, ports 0 where Suricata logs none, ICMP type in place of the source port for ICMP).
 /// Suricata's flow events do not say at which tunnel level a flow was; flows inside and
 /// outside a tunnel share this key space (a capture where they collide would be summed).
-type FlowKey = (u16, String, String, u16, String, u16);
+/// TCP flows also carry their start (in microseconds), since a reused tuple gives two flows.
+type FlowKey = (u16, String, String, u16, String, u16, u64);
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct FlowSummary {
@@ -116,6 +120,20 @@ fn suricata_flows(bin: &Path, capture: &Path) -> (BTreeMap<FlowKey, FlowSummary>
             v["dest_port"].as_u64().unwrap_or(0) as u16,
         );
         let f = &v["flow"];
+        let start = events::Timestamp::parse_eve(f["start"].as_str().unwrap()).unwrap();
+        let key = (
+            key.0,
+            key.1.clone(),
+            key.2,
+            key.3,
+            key.4,
+            key.5,
+            if key.1 == "TCP" {
+                (start.secs() as u64) * 1_000_000 + u64::from(start.nanos() / 1000)
+            } else {
+                0
+            },
+        );
         let s = FlowSummary {
             pkts_toserver: f["pkts_toserver"].as_u64().unwrap(),
             pkts_toclient: f["pkts_toclient"].as_u64().unwrap(),
@@ -139,6 +157,7 @@ fn add(flows: &mut BTreeMap<FlowKey, FlowSummary>, r: &ConnRecord) {
         Some((t, _)) => u16::from(t),
         None => r.src_port,
     };
+    let start = if r.proto == 6 { r.start_ns / 1000 } else { 0 };
     let key = (
         r.vlan,
         proto,
@@ -146,9 +165,13 @@ fn add(flows: &mut BTreeMap<FlowKey, FlowSummary>, r: &ConnRecord) {
         sport,
         r.dest_ip.to_string(),
         r.dest_port,
+        start,
     );
     let state = serde_json::to_value(r.state).unwrap();
-    let reason = serde_json::to_value(r.reason).unwrap();
+    let reason = match r.reason {
+        events::FlowEndReason::TcpReuse => serde_json::json!("timeout"),
+        other => serde_json::to_value(other).unwrap(),
+    };
     let e = flows.entry(key).or_default();
     // Echo connections of one address pair are one flow to Suricata (see the module docs).
     e.pkts_toserver += r.pkts_toserver;
@@ -275,4 +298,9 @@ fn netns_lifecycle() {
 #[test]
 fn netns_midstream() {
     compare(&data("midstream.pcap"));
+}
+
+#[test]
+fn tcp_port_reuse() {
+    compare(&data("reuse.pcap"));
 }

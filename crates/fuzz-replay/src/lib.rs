@@ -19,6 +19,10 @@
 //! }
 //! ```
 
+mod conntrack;
+
+pub use conntrack::conn_table;
+
 use std::io::Cursor;
 
 use capture::{
@@ -69,6 +73,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("capture_reader", capture_reader),
     ("capture_roundtrip", capture_roundtrip),
     ("flow_key", flow_key),
+    ("conn_table", conn_table),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

@@ -115,6 +115,7 @@ replay_tests!(
     capture_reader,
     capture_roundtrip,
     flow_key,
+    conn_table,
 );
 
 #[test]
