@@ -90,6 +90,9 @@ pub struct Limits {
     pub upcall_burst: u64,
     /// Packet buffers preallocated per worker.
     pub pool_buffers: usize,
+    /// Connections tracked per worker at most; past it the oldest connections not yet
+    /// established are dropped early.
+    pub max_connections: u32,
     /// Reject answers (TCP RST, ICMP unreachable) sent per second per input port at most, so a
     /// reject rule cannot be turned into a reflector by spoofed sources.
     pub reject_rate: u64,
@@ -111,6 +114,7 @@ impl Default for Limits {
             upcall_rate: 1_000_000,
             upcall_burst: 100_000,
             pool_buffers: 1024,
+            max_connections: 262_144,
             reject_rate: 100,
             reject_burst: 200,
         }
@@ -284,6 +288,9 @@ impl Config {
                 }
                 if l.pool_buffers < crate::MAX_BATCH * 2 {
                     return bad("pool_buffers", "must be at least 64");
+                }
+                if l.max_connections == 0 || l.max_connections > 1 << 24 {
+                    return bad("max_connections", "must be between 1 and 16777216");
                 }
                 if l.mac_table_size == 0 {
                     return bad("mac_table_size", "must be at least 1");

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 pub use flow::DropReason;
 
-use crate::inspect::{Reason, Stage};
+use engine::{Reason, Stage};
 
 /// Calls `$m!` with every per-stage counter field of [`DatapathCounters`], once, so that
 /// summing and naming them cannot drift apart.
@@ -42,7 +42,11 @@ macro_rules! counter_fields {
             tx_packets,
             tx_bytes,
             rejects_sent,
-            rejects_limited
+            rejects_limited,
+            fragments_held,
+            datagrams_reassembled,
+            defrag_datagrams_timed_out,
+            connections_ended
         )
     };
 }
@@ -78,6 +82,15 @@ pub struct DatapathCounters {
     pub rejects_sent: u64,
     /// Reject answers not sent: the input port's reply rate was exceeded.
     pub rejects_limited: u64,
+    /// IP fragments taken by reassembly (they leave within a datagram, or with it when it
+    /// times out).
+    pub fragments_held: u64,
+    /// Datagrams reassembled (each goes on in the slot of the fragment that completed it).
+    pub datagrams_reassembled: u64,
+    /// Datagrams given up at their reassembly timeout (their fragments were held).
+    pub defrag_datagrams_timed_out: u64,
+    /// Connections that ended and were reported.
+    pub connections_ended: u64,
     /// Packets (or copies) dropped by the datapath, by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::ALL.len()],
     /// Packets (or copies) dropped or rejected by inspection engines.
@@ -112,7 +125,7 @@ impl DatapathCounters {
 
     /// Every per-stage counter with its name, in report order (drops are in
     /// [`DatapathCounters::drop_table`]).
-    pub fn named(&self) -> [(&'static str, u64); 25] {
+    pub fn named(&self) -> [(&'static str, u64); 29] {
         macro_rules! named {
             ($($f:ident),*) => { [$( (stringify!($f), self.$f), )*] };
         }

@@ -39,7 +39,6 @@ pub mod config;
 pub mod counters;
 pub mod eve;
 pub mod fdb;
-pub mod inspect;
 pub mod learn;
 pub mod memory;
 pub mod meter;

@@ -6,11 +6,14 @@ use flow::OffloadMeta;
 
 use crate::config::Config;
 use crate::counters::DatapathCounters;
-use crate::inspect::Chain;
 use crate::learn::{Learner, SwitchChange};
-use crate::pipeline::{AlertNotice, Batch, Cleared, DropNotice, Observer, TxBurst, TxSink, Worker};
+use crate::pipeline::{
+    AlertNotice, Batch, Cleared, DropNotice, FlowNotice, Observer, TxBurst, TxSink, Worker,
+};
 use crate::port::PortId;
 use crate::slowpath::SlowPath;
+use conn::ConnRecord;
+use engine::Chain;
 
 /// Frames transmitted, per output port.
 ///
@@ -115,6 +118,7 @@ pub struct Notice {
 struct Recorder {
     keep: bool,
     notices: Vec<Notice>,
+    flows: Vec<ConnRecord>,
 }
 
 impl Observer for Recorder {
@@ -135,9 +139,19 @@ impl Observer for Recorder {
                 number: n.number,
                 in_port: n.in_port,
                 out_port: n.out_port,
-                reason: format!("{}:{}:{}", n.stage.name(), n.reason.engine, n.reason.code),
+                reason: format!(
+                    "{}:{}:{}",
+                    n.stage.name(),
+                    n.alert.engine,
+                    n.alerts.msg(n.alert)
+                ),
                 alert: true,
             });
+        }
+    }
+    fn on_flow(&mut self, n: &FlowNotice<'_>) {
+        if self.keep {
+            self.flows.push(*n.record);
         }
     }
 }
@@ -173,6 +187,7 @@ impl MemorySwitch {
             recorder: Recorder {
                 keep,
                 notices: Vec::new(),
+                flows: Vec::new(),
             },
             batch_size: config.limits.batch_size,
             sent: 0,
@@ -264,12 +279,24 @@ impl MemorySwitch {
         &self.worker
     }
 
-    /// Runs periodic maintenance at `now` (MAC aging, flow expiry, revalidation).
+    /// Runs periodic maintenance at `now` (MAC aging, connection and flow expiry,
+    /// revalidation), as a runtime tick would.
     pub fn maintain(&mut self, now: u64) {
         self.flush();
         self.learner.age(now, &mut self.changes);
         self.apply_changes();
-        self.worker.maintain_now(now);
+        self.worker.tick(now, u64::MAX - 1, &mut self.recorder);
+    }
+
+    /// Ends the input: every connection ends and is reported.
+    pub fn finish(&mut self, now: u64) {
+        self.flush();
+        self.worker.finish(now, &mut self.recorder);
+    }
+
+    /// Connections that ended so far (when kept).
+    pub fn flows(&self) -> &[ConnRecord] {
+        &self.recorder.flows
     }
 
     /// The learner: the authoritative port table and forwarding database.

@@ -22,12 +22,12 @@ use capture::CaptureError;
 use conn::SteeringKey;
 
 use crate::config::Config;
-use crate::inspect::{Chain, InspectorFactory};
 use crate::pipeline::Worker;
 use crate::port::PortId;
 use crate::runtime::{
     self, CaptureSource, OrderKey, OutputSink, PacketSource, RunReport, RuntimeSetup,
 };
+use engine::{Chain, EngineFactory};
 
 pub use crate::runtime::PortReport;
 
@@ -44,9 +44,9 @@ pub struct ReplayOptions {
     /// Workers; overrides the configuration's `datapath.workers`.
     pub workers: Option<usize>,
     /// Engines of the ingress chain, in order (one instance per worker).
-    pub ingress: Vec<Arc<InspectorFactory>>,
+    pub ingress: Vec<Arc<EngineFactory>>,
     /// Engines of the egress chain, in order.
-    pub egress: Vec<Arc<InspectorFactory>>,
+    pub egress: Vec<Arc<EngineFactory>>,
     /// The steering secret; `None` draws one from the OS.
     pub steering_key: Option<SteeringKey>,
 }
@@ -286,15 +286,14 @@ pub fn replay_source(
         eve,
         eve_error: None,
     };
-    let make_chain = |fs: &[Arc<InspectorFactory>]| Chain::new(fs.iter().map(|f| f()).collect());
     let limits = config.limits.clone();
     let make_worker = |id: usize, slow| {
         Worker::new(
             id,
             &limits,
             slow,
-            make_chain(&opts.ingress),
-            make_chain(&opts.egress),
+            Chain::from_factories(&opts.ingress),
+            Chain::from_factories(&opts.egress),
         )
     };
     let setup = RuntimeSetup {

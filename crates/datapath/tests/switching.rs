@@ -2,9 +2,9 @@
 
 use datapath::config::Config;
 use datapath::counters::{DatapathCounters, DropReason};
-use datapath::inspect::{Chain, Inspector, PacketView, Reason, Verdict};
 use datapath::memory::MemorySwitch;
 use datapath::port::VlanMode;
+use engine::{Alert, Chain, Engine, HostedEngine, Inspection, Reason};
 use etherparse::PacketBuilder;
 use wire::{L4, parse_packet};
 
@@ -351,40 +351,34 @@ fn upcall_meter_under_new_flow_flood() {
 }
 
 struct DropToPort(u16);
-impl Inspector for DropToPort {
+impl Engine for DropToPort {
+    type ConnState = ();
     fn name(&self) -> &'static str {
         "test-egress"
     }
-    fn inspect(&mut self, p: &PacketView<'_>) -> Verdict {
-        if p.out_port == Some(self.0) {
-            Verdict::Reject(Reason {
-                engine: "test-egress",
-                code: "blocked-port",
-            })
-        } else {
-            Verdict::Pass
+    fn inspect(&mut self, b: &mut Inspection<'_, '_, ()>) {
+        for i in b.packets() {
+            if b.view(i).out_port == Some(self.0) {
+                b.reject(i, Reason::new("test-egress", "blocked-port"));
+            }
         }
     }
 }
 
 struct AlertOnTcp80;
-impl Inspector for AlertOnTcp80 {
+impl Engine for AlertOnTcp80 {
+    type ConnState = ();
     fn name(&self) -> &'static str {
         "test-ingress"
     }
-    fn inspect(&mut self, p: &PacketView<'_>) -> Verdict {
-        if p.parsed.l4 == L4::Tcp && p.parsed.dst_port == 80 {
-            Verdict::Alert(Reason {
-                engine: "test-ingress",
-                code: "http",
-            })
-        } else if p.parsed.dst_port == 23 {
-            Verdict::Drop(Reason {
-                engine: "test-ingress",
-                code: "telnet",
-            })
-        } else {
-            Verdict::Pass
+    fn inspect(&mut self, b: &mut Inspection<'_, '_, ()>) {
+        for i in b.packets() {
+            let p = b.view(i).parsed();
+            if p.l4 == L4::Tcp && p.dst_port == 80 {
+                b.alert(i, &Alert::new(1, 80, 1, "http", "", 3));
+            } else if p.dst_port == 23 {
+                b.drop(i, Reason::new("test-ingress", "telnet"));
+            }
         }
     }
 }
@@ -394,8 +388,8 @@ fn both_inspections_see_every_forwarded_packet() {
     let cfg = Config::parse(ONE_BRIDGE, "t.toml".as_ref()).unwrap();
     let mut sw = MemorySwitch::with_chains(
         &cfg,
-        Chain::new(vec![Box::new(AlertOnTcp80)]),
-        Chain::new(vec![Box::new(DropToPort(2))]),
+        Chain::new(vec![HostedEngine::new(AlertOnTcp80)]),
+        Chain::new(vec![HostedEngine::new(DropToPort(2))]),
         true,
     );
     // Flood from vm1: vm2 gets it, vm3's copy is rejected at egress (and vm1 gets a RST).
@@ -584,10 +578,10 @@ vlan = 10
 /// dropped and counted, and the packet's last output still goes out.
 #[test]
 fn output_copies_grow_to_the_pool_limit_then_are_counted_as_exhausted() {
-    use datapath::inspect::Chain;
     use datapath::memory::MemorySink;
     use datapath::pipeline::{Batch, NoObserver, Worker};
     use datapath::slowpath::SlowPath;
+    use engine::Chain;
     use flow::{Action, FlowKey, FlowMask, OffloadMeta};
 
     let mut cfg = Config::parse(VLANS, "test.toml".as_ref()).unwrap();
@@ -650,10 +644,10 @@ impl datapath::pipeline::TxSink for OrderSink {
 /// A worker of `ONE_BRIDGE` (no inspection engines) that has learnt the three VMs of br0
 /// (MACs 1, 2, 3 on ports 0, 1, 2), and an empty batch.
 fn worker_with_three_vms() -> (datapath::pipeline::Worker, datapath::pipeline::Batch) {
-    use datapath::inspect::Chain;
     use datapath::learn::Learner;
     use datapath::pipeline::{Batch, NoObserver, Worker};
     use datapath::slowpath::SlowPath;
+    use engine::Chain;
 
     let cfg = Config::parse(ONE_BRIDGE, "test.toml".as_ref()).unwrap();
     let mut w = Worker::new(
@@ -816,20 +810,19 @@ struct RejectOutOf {
     port: u16,
     seen: Seen,
 }
-impl Inspector for RejectOutOf {
+impl Engine for RejectOutOf {
+    type ConnState = ();
     fn name(&self) -> &'static str {
         "reject-out"
     }
-    fn inspect(&mut self, p: &PacketView<'_>) -> Verdict {
-        let out = p.out_port.unwrap_or(u16::MAX);
-        self.seen.lock().unwrap().push((out, p.frame.to_vec()));
-        if out == self.port {
-            Verdict::Reject(Reason {
-                engine: "reject-out",
-                code: "port",
-            })
-        } else {
-            Verdict::Pass
+    fn inspect(&mut self, b: &mut Inspection<'_, '_, ()>) {
+        for i in b.packets() {
+            let v = b.view(i);
+            let out = v.out_port.unwrap_or(u16::MAX);
+            self.seen.lock().unwrap().push((out, v.frame().to_vec()));
+            if out == self.port {
+                b.reject(i, Reason::new("reject-out", "port"));
+            }
         }
     }
 }
@@ -876,7 +869,7 @@ fn reject_answers_use_the_frame_as_received_once_per_packet_within_the_rate() {
     let mut sw = MemorySwitch::with_chains(
         &cfg,
         Chain::default(),
-        Chain::new(vec![Box::new(engine)]),
+        Chain::new(vec![HostedEngine::new(engine)]),
         true,
     );
     // Unknown unicast from the access port: flooded, tagged to the trunk (rejected), untagged

@@ -128,6 +128,9 @@ impl Worker {
             let Some(pass) = self.admitted.get(i) else {
                 continue;
             };
+            if actions.iter().any(|a| !matches!(a, Action::Output(_))) {
+                self.rewritten |= 1 << i;
+            }
             let outcome = run_actions(
                 actions,
                 pass,
@@ -143,7 +146,7 @@ impl Worker {
             if let Err(reason) = outcome {
                 self.admitted.revoke(i);
                 self.counters.drop(reason);
-                notify_drop(obs, batch, i, reason);
+                notify_drop(obs, batch, i, reason.name(), self.conn_info[i]);
             }
         }
         if !self.burst.is_empty() {
@@ -190,8 +193,9 @@ pub(super) fn run_actions(
         return Ok(());
     }
     let buf = &mut bufs[i];
+    let rewrites = actions.iter().any(|a| !matches!(a, Action::Output(_)));
     if let Some(slot) = original
-        && actions.iter().any(|a| !matches!(a, Action::Output(_)))
+        && rewrites
     {
         let frame = buf.frame();
         let len = frame.len().min(ORIGINAL_HEAD);

@@ -16,12 +16,13 @@
 use flow::{OffloadMeta, PacketBuf};
 use wire::ParsedPacket;
 
+use engine::{Action, Chain, PacketView, Stage};
+
 use super::actions::Src;
-use super::ingress::PassedIngress;
-use super::{AlertNotice, BUF_SIZE, Batch, DropNotice, Observer, TxSink, Worker, recycle};
+use super::ingress::{AlertSite, PassedIngress, note_outcome, report_alerts};
+use super::{BUF_SIZE, Batch, DropNotice, Observer, TxSink, Worker};
 use crate::MAX_BATCH;
 use crate::counters::DropReason;
-use crate::inspect::{Chain, PacketView, Stage, Verdict};
 use crate::port::PortId;
 use crate::reject;
 
@@ -305,14 +306,14 @@ impl Worker {
             let end = (start + MAX_BATCH).min(self.egress_list.len());
             self.counters.egress_inspected += (end - start) as u64;
             if engines {
-                self.inspect_egress_chunk(batch, start, end);
+                self.inspect_egress_chunk(batch, start, end, obs);
             }
             for k in start..end {
                 let e = self.egress_list[k];
                 let verdict = if engines {
                     self.egress_verdicts[k - start]
                 } else {
-                    Verdict::Pass
+                    Action::Pass
                 };
                 self.judge_egress(batch, e, verdict, sink, obs);
             }
@@ -321,27 +322,90 @@ impl Worker {
     }
 
     /// Runs the egress chain over entries `start..end` of the egress list into
-    /// `egress_verdicts[..end - start]`.
-    fn inspect_egress_chunk(&mut self, batch: &Batch, start: usize, end: usize) {
+    /// `egress_verdicts[..end - start]`, each judged as its receiver will get it: its frame,
+    /// parse and flow key as rewritten.
+    fn inspect_egress_chunk(
+        &mut self,
+        batch: &Batch,
+        start: usize,
+        end: usize,
+        obs: &mut dyn Observer,
+    ) {
         self.egress_verdicts.clear();
-        self.egress_verdicts.resize(end - start, Verdict::Pass);
-        let mut views = recycle(std::mem::take(&mut self.views));
+        self.egress_verdicts.resize(end - start, Action::Pass);
+        self.egress_keys.clear();
         for e in &self.egress_list[start..end] {
+            let i = e.admission.slot();
+            let same =
+                matches!(e.admission, Admission::Received(_)) && self.rewritten & (1 << i) == 0;
+            let key = if same {
+                self.keys[i]
+            } else {
+                let b = frame_of(batch, &self.copies, e.src);
+                match flow::FlowKey::from_frame(b.in_port, b.frame()) {
+                    Some((k, _)) => k,
+                    None => flow::FlowKey::extract(b.in_port, b.frame(), b.parsed()),
+                }
+            };
+            self.egress_keys.push(key);
+        }
+        let mut views = self.views.take();
+        let mut map = [0u8; MAX_BATCH];
+        let mut ports = [0 as PortId; MAX_BATCH];
+        let mut skip = [0u32; MAX_BATCH];
+        for (j, e) in self.egress_list[start..end].iter().enumerate() {
             let b = frame_of(batch, &self.copies, e.src);
             let i = e.admission.slot();
-            views.push(PacketView {
-                stage: Stage::Egress,
-                in_port: batch.bufs[i].in_port,
-                out_port: Some(e.port),
-                frame: b.frame(),
-                parsed: b.parsed(),
-                key: &self.keys[i],
-                meta: &b.meta,
-                time_ns: batch.times[i],
-            });
+            map[j] = i as u8;
+            ports[j] = e.port;
+            let conn = self.conn_info[i];
+            skip[j] = conn
+                .and_then(|c| self.conn_flags.get(c.handle))
+                .map_or(0, |f| f.egress_bypass);
+            let mut v = PacketView::new(
+                Stage::Egress,
+                b,
+                &self.egress_keys[j],
+                Some(e.port),
+                batch.times[i],
+                batch.numbers[i],
+                conn,
+            );
+            v.in_port = batch.bufs[i].in_port;
+            views.push(v);
         }
-        self.egress.run(&views, &mut self.egress_verdicts);
-        self.views = recycle(views);
+        let m = views.len();
+        self.alerts.clear();
+        self.egress
+            .run(&views, &skip[..m], &mut self.outcome, &mut self.alerts);
+        let site = AlertSite {
+            batch,
+            views: &views,
+            map: &map[..m],
+            stage: Stage::Egress,
+            out_ports: Some(&ports[..m]),
+        };
+        report_alerts(
+            &site,
+            &self.alerts,
+            &self.outcome,
+            &mut self.conns,
+            &mut self.counters,
+            obs,
+        );
+        for (j, &slot) in map[..m].iter().enumerate() {
+            self.egress_verdicts[j] = self.outcome.actions[j];
+            let conn = self.conn_info[usize::from(slot)];
+            note_outcome(
+                &mut self.conns,
+                &mut self.conn_flags,
+                &self.outcome,
+                j,
+                conn,
+                Stage::Egress,
+            );
+        }
+        self.views.put(views);
     }
 
     /// Acts on one egress verdict: transmits a frame that passed, reports a drop, answers a
@@ -350,50 +414,33 @@ impl Worker {
         &mut self,
         batch: &Batch,
         e: Egress,
-        verdict: Verdict,
+        verdict: Action,
         sink: &mut dyn TxSink,
         obs: &mut dyn Observer,
     ) {
         let i = e.admission.slot();
         let b = frame_of(batch, &self.copies, e.src);
-        match verdict {
-            Verdict::Pass => {}
-            Verdict::Alert(reason) => {
-                self.counters.egress_alerts += 1;
-                obs.on_alert(&AlertNotice {
-                    time_ns: batch.times[i],
-                    number: batch.numbers[i],
-                    position: batch.positions[i],
-                    in_port: batch.bufs[i].in_port,
-                    out_port: Some(e.port),
-                    frame: b.frame(),
-                    parsed: b.parsed(),
-                    reason,
-                    stage: Stage::Egress,
-                });
+        if let Some(reason) = verdict.reason() {
+            self.counters.verdict_drop(Stage::Egress, reason);
+            let name = format!("egress:{}:{}", reason.engine, reason.code);
+            obs.on_drop(&DropNotice {
+                time_ns: batch.times[i],
+                number: batch.numbers[i],
+                position: batch.positions[i],
+                in_port: batch.bufs[i].in_port,
+                out_port: Some(e.port),
+                frame: b.frame(),
+                parsed: b.parsed(),
+                reason: &name,
+                stage: Some(Stage::Egress),
+                conn: self.conn_info[i],
+            });
+            // An answer is never answered: a rejected answer is only dropped.
+            if matches!(verdict, Action::Reject(_)) && matches!(e.admission, Admission::Received(_))
+            {
+                self.queue_reply(batch, i, RejectAt::Egress);
             }
-            Verdict::Drop(reason) | Verdict::Reject(reason) => {
-                self.counters.verdict_drop(Stage::Egress, reason);
-                let name = format!("egress:{}:{}", reason.engine, reason.code);
-                obs.on_drop(&DropNotice {
-                    time_ns: batch.times[i],
-                    number: batch.numbers[i],
-                    position: batch.positions[i],
-                    in_port: batch.bufs[i].in_port,
-                    out_port: Some(e.port),
-                    frame: b.frame(),
-                    parsed: b.parsed(),
-                    reason: &name,
-                    stage: Some(Stage::Egress),
-                });
-                // An answer is never answered: a rejected answer is only dropped.
-                if matches!(verdict, Verdict::Reject(_))
-                    && matches!(e.admission, Admission::Received(_))
-                {
-                    self.queue_reply(batch, i, RejectAt::Egress);
-                }
-                return;
-            }
+            return;
         }
         self.counters.egress_passed += 1;
         self.counters.tx_packets += 1;

@@ -9,10 +9,15 @@
 //!
 //! Nothing here allocates per packet: views are built in a recycled vector.
 
+use conn::ConnTable;
+use engine::{Action, Alerts, ChainOutcome, ConnInfo, ConnSlots, PacketView, Stage};
+
+use super::connection::ConnFlags;
 use super::egress::RejectAt;
-use super::{AlertNotice, Batch, DropNotice, Observer, Worker, recycle};
+use super::{AlertNotice, Batch, DropNotice, Observer, Worker};
 use crate::MAX_BATCH;
-use crate::inspect::{PacketView, Stage, Verdict};
+use crate::counters::DatapathCounters;
+use crate::port::PortId;
 
 /// Proof that the packet in a slot of the current batch passed ingress inspection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,69 +92,83 @@ impl Worker {
             self.admitted.admit_alive(&self.alive, n);
             return live;
         }
-        let mut views = recycle(std::mem::take(&mut self.views));
+        let mut views = self.views.take();
         let mut map = [0u8; MAX_BATCH];
+        let mut skip = [0u32; MAX_BATCH];
         for i in 0..n {
             if self.alive[i] {
-                map[views.len()] = i as u8;
-                let b = &batch.bufs[i];
-                views.push(PacketView {
-                    stage: Stage::Ingress,
-                    in_port: b.in_port,
-                    out_port: None,
-                    frame: b.frame(),
-                    parsed: b.parsed(),
-                    key: &self.keys[i],
-                    meta: &b.meta,
-                    time_ns: batch.times[i],
-                });
+                let j = views.len();
+                map[j] = i as u8;
+                let conn = self.conn_info[i];
+                skip[j] = conn
+                    .and_then(|c| self.conn_flags.get(c.handle))
+                    .map_or(0, |f| f.ingress_bypass);
+                views.push(PacketView::new(
+                    Stage::Ingress,
+                    &batch.bufs[i],
+                    &self.keys[i],
+                    None,
+                    batch.times[i],
+                    batch.numbers[i],
+                    conn,
+                ));
             }
         }
         let m = views.len();
-        self.ingress.run(&views, &mut self.verdicts[..m]);
+        self.alerts.clear();
+        self.ingress
+            .run(&views, &skip[..m], &mut self.outcome, &mut self.alerts);
+        let site = AlertSite {
+            batch,
+            views: &views,
+            map: &map[..m],
+            stage: Stage::Ingress,
+            out_ports: None,
+        };
+        report_alerts(
+            &site,
+            &self.alerts,
+            &self.outcome,
+            &mut self.conns,
+            &mut self.counters,
+            obs,
+        );
         let mut rejected = 0u32;
         for j in 0..m {
             let i = usize::from(map[j]);
-            let v = self.verdicts[j];
-            match v {
-                Verdict::Pass => self.counters.ingress_passed += 1,
-                Verdict::Alert(reason) => {
-                    self.counters.ingress_passed += 1;
-                    self.counters.ingress_alerts += 1;
-                    obs.on_alert(&AlertNotice {
-                        time_ns: batch.times[i],
-                        number: batch.numbers[i],
-                        position: batch.positions[i],
-                        in_port: views[j].in_port,
-                        out_port: None,
-                        frame: views[j].frame,
-                        parsed: views[j].parsed,
-                        reason,
-                        stage: Stage::Ingress,
-                    });
-                }
-                Verdict::Drop(reason) | Verdict::Reject(reason) => {
-                    self.alive[i] = false;
-                    self.counters.verdict_drop(Stage::Ingress, reason);
-                    let name = format!("ingress:{}:{}", reason.engine, reason.code);
-                    obs.on_drop(&DropNotice {
-                        time_ns: batch.times[i],
-                        number: batch.numbers[i],
-                        position: batch.positions[i],
-                        in_port: views[j].in_port,
-                        out_port: None,
-                        frame: views[j].frame,
-                        parsed: views[j].parsed,
-                        reason: &name,
-                        stage: Some(Stage::Ingress),
-                    });
-                    if matches!(v, Verdict::Reject(_)) {
-                        rejected |= 1 << i;
-                    }
-                }
+            note_outcome(
+                &mut self.conns,
+                &mut self.conn_flags,
+                &self.outcome,
+                j,
+                self.conn_info[i],
+                Stage::Ingress,
+            );
+            let action = self.outcome.actions[j];
+            let Some(reason) = action.reason() else {
+                self.counters.ingress_passed += 1;
+                continue;
+            };
+            self.alive[i] = false;
+            self.counters.verdict_drop(Stage::Ingress, reason);
+            let name = format!("ingress:{}:{}", reason.engine, reason.code);
+            obs.on_drop(&DropNotice {
+                time_ns: batch.times[i],
+                number: batch.numbers[i],
+                position: batch.positions[i],
+                in_port: views[j].in_port,
+                out_port: None,
+                frame: views[j].frame(),
+                parsed: views[j].parsed(),
+                reason: &name,
+                stage: Some(Stage::Ingress),
+                conn: self.conn_info[i],
+            });
+            if matches!(action, Action::Reject(_)) {
+                rejected |= 1 << i;
             }
         }
-        self.views = recycle(views);
+        self.views.put(views);
         self.admitted.admit_alive(&self.alive, n);
         // Answers are queued once the views are gone (they need the worker's copy pool).
         while rejected != 0 {
@@ -158,5 +177,94 @@ impl Worker {
             self.queue_reply(batch, i, RejectAt::Ingress);
         }
         self.alive[..n].iter().filter(|a| **a).count()
+    }
+}
+
+/// Applies what a chain said of view `j` to its connection: a drop of the whole connection,
+/// bypasses, the application protocol.
+pub(super) fn note_outcome(
+    conns: &mut ConnTable,
+    conn_flags: &mut ConnSlots<ConnFlags>,
+    outcome: &ChainOutcome,
+    j: usize,
+    conn: Option<ConnInfo>,
+    stage: Stage,
+) {
+    let Some(c) = conn else {
+        return;
+    };
+    let action = outcome.actions[j];
+    let bypass = outcome.bypassed[j];
+    if matches!(action, Action::DropConnection(_)) || bypass != 0 {
+        let f = conn_flags.get_or_default(c.handle);
+        if let Action::DropConnection(r) = action {
+            f.blocked = Some((stage, r));
+        }
+        match stage {
+            Stage::Ingress => f.ingress_bypass |= bypass,
+            Stage::Egress => f.egress_bypass |= bypass,
+        }
+    }
+    if let Some(p) = outcome.app_protos[j] {
+        conns.set_app_proto(c.handle, p);
+    }
+}
+
+/// Where a chain run's alerts are reported from.
+pub(super) struct AlertSite<'a, 'v> {
+    pub(super) batch: &'a Batch,
+    pub(super) views: &'a [PacketView<'v>],
+    /// `map[j]`: the batch slot of view `j`.
+    pub(super) map: &'a [u8],
+    pub(super) stage: Stage,
+    /// The output port of each view (egress).
+    pub(super) out_ports: Option<&'a [PortId]>,
+}
+
+/// Reports the alerts of the last chain run and marks their connections alerted.
+pub(super) fn report_alerts(
+    site: &AlertSite<'_, '_>,
+    alerts: &Alerts,
+    outcome: &ChainOutcome,
+    conns: &mut ConnTable,
+    counters: &mut DatapathCounters,
+    obs: &mut dyn Observer,
+) {
+    if alerts.is_empty() {
+        return;
+    }
+    match site.stage {
+        Stage::Ingress => counters.ingress_alerts += alerts.len() as u64,
+        Stage::Egress => counters.egress_alerts += alerts.len() as u64,
+    }
+    let batch = site.batch;
+    for a in alerts.records() {
+        let j = usize::from(a.packet);
+        let (Some(v), Some(&slot)) = (site.views.get(j), site.map.get(j)) else {
+            continue;
+        };
+        let i = usize::from(slot);
+        let app_proto = outcome.app_protos.get(j).copied().flatten().or_else(|| {
+            v.conn
+                .and_then(|c| conns.snapshot(c.handle, events::FlowEndReason::Unknown))
+                .and_then(|r| r.app_proto)
+        });
+        if let Some(c) = v.conn {
+            conns.set_alerted(c.handle);
+        }
+        obs.on_alert(&AlertNotice {
+            time_ns: batch.times[i],
+            number: batch.numbers[i],
+            position: batch.positions[i],
+            in_port: v.in_port,
+            out_port: site.out_ports.and_then(|p| p.get(j).copied()),
+            frame: v.frame(),
+            parsed: v.parsed(),
+            stage: site.stage,
+            conn: v.conn,
+            app_proto,
+            alerts,
+            alert: a,
+        });
     }
 }

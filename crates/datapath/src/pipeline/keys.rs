@@ -38,7 +38,7 @@ impl Worker {
                 self.alive[i] = false;
                 dropped += 1;
                 self.counters.drop(DropReason::Malformed);
-                notify_drop(obs, batch, i, DropReason::Malformed);
+                notify_drop(obs, batch, i, DropReason::Malformed.name(), None);
                 continue;
             }
             self.keys[i] = FlowKey::extract(b.in_port, b.frame(), p);

@@ -23,6 +23,7 @@
 
 mod actions;
 mod batch;
+mod connection;
 mod egress;
 mod ingress;
 mod keys;
@@ -30,24 +31,28 @@ mod lookup;
 mod observer;
 mod sink;
 mod upcall;
+mod views;
 
 use flow::{Action, FlowId, FlowKey, FlowMask, FlowTable, FlowTableConfig, OutputSet, PacketBuf};
 
 use crate::MAX_BATCH;
 use crate::config::Limits;
 use crate::counters::DatapathCounters;
-use crate::inspect::{Chain, PacketView, Verdict};
 use crate::learn::SwitchChange;
 use crate::reject;
 use crate::slowpath::{Decision, SlowPath};
+use conn::{ConnConfig, ConnRecord, ConnTable, Defrag, DefragConfig, MAX_REASSEMBLED_FRAME};
+use engine::{Action as EngineAction, Alerts, Chain, ChainOutcome, ConnInfo, ConnSlots};
 
+use connection::ConnFlags;
 use egress::{ClearedSlot, Egress, OriginalHead};
 use ingress::Admissions;
 use upcall::{BatchInstall, Decided};
+use views::ViewPool;
 
 pub use batch::{Arrival, BUF_SIZE, Batch};
 pub use egress::{Cleared, REPLY_COPY, TxBurst};
-pub use observer::{AlertNotice, DropNotice, NoObserver, Observer};
+pub use observer::{AlertNotice, DropNotice, FlowNotice, NoObserver, Observer};
 pub use sink::TxSink;
 
 /// How often (in pipeline time) a worker expires idle flows and refreshes MAC learning.
@@ -62,6 +67,26 @@ pub struct Worker {
     ingress: Chain,
     egress: Chain,
     counters: DatapathCounters,
+    /// Connections of this worker's packets (steering brings both directions here).
+    conns: ConnTable,
+    defrag: Defrag,
+    /// Where a datagram is reassembled.
+    reassembly: Box<[u8]>,
+    /// What the datapath keeps per connection (a drop of the whole connection, bypasses).
+    conn_flags: ConnSlots<ConnFlags>,
+    /// Connections that ended and are not yet reported.
+    ended: Vec<ConnRecord>,
+    /// Each packet's connection.
+    conn_info: [Option<ConnInfo>; MAX_BATCH],
+    /// Alerts of the last chain run, and those raised at connection ends.
+    alerts: Alerts,
+    conn_alerts: Alerts,
+    /// What the last chain run said per packet.
+    outcome: ChainOutcome,
+    /// Slots whose actions rewrote the frame (bit per slot): their egress key is read anew.
+    rewritten: u32,
+    /// The flow keys of an egress chunk's frames as rewritten.
+    egress_keys: Vec<FlowKey>,
     /// Output copies, made on first need up to `copies_max` (64 KB each: most workers never
     /// need more than a few, and a pool allocated up front cost 64 MB of memory per worker).
     copies: Vec<PacketBuf>,
@@ -86,7 +111,6 @@ pub struct Worker {
     /// Packets that passed ingress inspection and were not dropped since (the proofs).
     admitted: Admissions,
     flows: [Option<FlowId>; MAX_BATCH],
-    verdicts: [Verdict; MAX_BATCH],
     lookup_keys: [FlowKey; MAX_BATCH],
     lookup_idx: [u8; MAX_BATCH],
     lookup_out: [Option<FlowId>; MAX_BATCH],
@@ -112,8 +136,8 @@ pub struct Worker {
     egress_list: Vec<Egress>,
     /// One-output hits cleared to leave in one burst from the action stage.
     burst: Vec<ClearedSlot>,
-    egress_verdicts: Vec<Verdict>,
-    views: Vec<PacketView<'static>>,
+    egress_verdicts: Vec<EngineAction>,
+    views: ViewPool,
 }
 
 impl std::fmt::Debug for Worker {
@@ -125,15 +149,6 @@ impl std::fmt::Debug for Worker {
             .field("egress", &self.egress)
             .finish_non_exhaustive()
     }
-}
-
-/// Reuses a vector's allocation for views of another lifetime (the in-place collect of an
-/// emptied vector keeps its buffer).
-fn recycle<'a, 'b>(mut v: Vec<PacketView<'a>>) -> Vec<PacketView<'b>> {
-    v.clear();
-    v.into_iter()
-        .map(|_| unreachable!("the vector is empty"))
-        .collect()
 }
 
 impl Worker {
@@ -154,6 +169,20 @@ impl Worker {
             ingress,
             egress,
             counters: DatapathCounters::default(),
+            conns: ConnTable::new(ConnConfig {
+                max_connections: limits.max_connections,
+                ..ConnConfig::default()
+            }),
+            defrag: Defrag::new(DefragConfig::default()),
+            reassembly: vec![0u8; MAX_REASSEMBLED_FRAME].into_boxed_slice(),
+            conn_flags: ConnSlots::new(),
+            ended: Vec::new(),
+            conn_info: [None; MAX_BATCH],
+            alerts: Alerts::new(),
+            conn_alerts: Alerts::new(),
+            outcome: ChainOutcome::default(),
+            rewritten: 0,
+            egress_keys: Vec::with_capacity(MAX_BATCH),
             copies: Vec::with_capacity(copies_max),
             copies_max,
             copies_used: 0,
@@ -167,7 +196,6 @@ impl Worker {
             alive: [false; MAX_BATCH],
             admitted: Admissions::new(),
             flows: [None; MAX_BATCH],
-            verdicts: [Verdict::Pass; MAX_BATCH],
             lookup_keys: [FlowKey::zero(); MAX_BATCH],
             lookup_idx: [0; MAX_BATCH],
             lookup_out: [None; MAX_BATCH],
@@ -186,7 +214,7 @@ impl Worker {
             egress_list: Vec::with_capacity(MAX_BATCH * 4),
             burst: Vec::with_capacity(MAX_BATCH),
             egress_verdicts: Vec::with_capacity(MAX_BATCH * 4),
-            views: Vec::with_capacity(MAX_BATCH),
+            views: ViewPool::new(MAX_BATCH),
         }
     }
 
@@ -213,6 +241,41 @@ impl Worker {
     /// The worker's slow path.
     pub fn slow_path(&self) -> &SlowPath {
         &self.slow
+    }
+
+    /// The worker's connection table.
+    pub fn connections(&self) -> &ConnTable {
+        &self.conns
+    }
+
+    /// Periodic work at a point of the input every worker reaches alike (the runtime's ticks):
+    /// connections and fragments past their timeouts end, reported before the packet at
+    /// `position`; engines' timers run; idle flows expire.
+    pub fn tick(&mut self, now: u64, position: u64, obs: &mut dyn Observer) {
+        self.expire_connections(now, position, obs);
+        self.ingress.timer(now);
+        self.egress.timer(now);
+        self.maintain_now(now);
+    }
+
+    /// The end of input: engines flush, every connection ends and is reported.
+    pub fn finish(&mut self, now: u64, obs: &mut dyn Observer) {
+        self.drain_connections(obs);
+        self.maintain_now(now);
+    }
+
+    /// The engines' counters, per stage (`ingress.<engine>.<name>`), and the connection
+    /// layer's.
+    pub fn engine_counters(&self, out: &mut dyn FnMut(&str, u64)) {
+        self.ingress
+            .counters(&mut |k, v| out(&format!("ingress.{k}"), v));
+        self.egress
+            .counters(&mut |k, v| out(&format!("egress.{k}"), v));
+    }
+
+    /// Offers a new snapshot to the engines; returns how many took it.
+    pub fn reload(&mut self, s: &engine::Snapshot) -> usize {
+        self.ingress.reload(s) + self.egress.reload(s)
     }
 
     /// Applies one of the learner's changes to this worker's slow path. Call between batches,
@@ -262,12 +325,14 @@ impl Worker {
         if other != 0 {
             live -= self.other_keys(batch, other, obs);
         }
+        live -= self.connection_stage(batch, obs);
 
         // Per-batch output state starts empty: the egress list (ingress rejects queue answers
         // into it), the copy pool, the answered slots and the saved heads.
         self.egress_list.clear();
         self.copies_used = 0;
         self.replied = 0;
+        self.rewritten = 0;
         self.originals[..n].fill(None);
         let live = self.ingress_stage(batch, live, obs);
         let missed = self.lookup_stage(batch, live);

@@ -68,7 +68,13 @@ impl Worker {
             {
                 self.admitted.revoke(i);
                 self.counters.drop(DropReason::UpcallMeter);
-                notify_drop(obs, batch, i, DropReason::UpcallMeter);
+                notify_drop(
+                    obs,
+                    batch,
+                    i,
+                    DropReason::UpcallMeter.name(),
+                    self.conn_info[i],
+                );
                 continue;
             }
             let start = self.decided_actions.len() as u32;

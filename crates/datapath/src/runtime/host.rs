@@ -12,7 +12,9 @@
 use std::sync::Arc;
 
 use crate::learn::SwitchChange;
-use crate::pipeline::{AlertNotice, Batch, Cleared, DropNotice, Observer, TxBurst, TxSink, Worker};
+use crate::pipeline::{
+    AlertNotice, Batch, Cleared, DropNotice, FlowNotice, Observer, TxBurst, TxSink, Worker,
+};
 use crate::port::PortId;
 
 use super::order::{Chunk, OrderKey};
@@ -128,17 +130,44 @@ impl Observer for EventOut {
             return;
         }
         let key = self.event_key(n.position);
-        let ev = crate::eve::drop_event(
+        let mut ev = crate::eve::drop_event(
             n.time_ns,
             Some(self.name(n.in_port)),
             n.frame,
             n.parsed,
             n.reason,
         );
+        ev.flow_id = n.conn.map(|c| c.flow_id);
         self.write(key, &ev);
     }
 
-    fn on_alert(&mut self, _n: &AlertNotice<'_>) {}
+    fn on_alert(&mut self, n: &AlertNotice<'_>) {
+        if !self.eve {
+            return;
+        }
+        let key = self.event_key(n.position);
+        let iface = Some(self.name(n.in_port));
+        let _ = self
+            .chunk
+            .push_event(key, |b| crate::eve::alert_line(n, iface, b));
+    }
+
+    fn on_flow(&mut self, n: &FlowNotice<'_>) {
+        if !self.eve {
+            return;
+        }
+        let rec = n.record;
+        for a in n.alerts.records() {
+            let key = OrderKey::before(n.position, rec.flow_id);
+            let _ = self
+                .chunk
+                .push_event(key, |b| crate::eve::conn_alert_line(rec, n.alerts, a, b));
+        }
+        let key = OrderKey::before(n.position, rec.flow_id);
+        let _ = self
+            .chunk
+            .push_event(key, |b| crate::eve::flow_line(rec, b));
+    }
 }
 
 /// A worker and its output, driven by [`Work`] messages.
@@ -183,11 +212,11 @@ impl Host {
                 *pos
             }
             Work::Tick { pos, time_ns } => {
-                self.worker.maintain_now(*time_ns);
+                self.worker.tick(*time_ns, *pos, &mut self.events);
                 *pos
             }
             Work::Finish { time_ns } => {
-                self.worker.maintain_now(*time_ns);
+                self.worker.finish(*time_ns, &mut self.events);
                 u64::MAX
             }
         };

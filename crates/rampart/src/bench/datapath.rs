@@ -24,12 +24,12 @@ use std::time::Instant;
 use flow::{Action, Field, FlowKey, FlowMask, OffloadMeta};
 
 use datapath::config::Config;
-use datapath::inspect::Chain;
 use datapath::learn::{Learner, SwitchChange};
 use datapath::memory::MemorySink;
 use datapath::pipeline::{Batch, NoObserver, Worker};
 use datapath::port::{Port, PortId, PortKind, VlanMode};
 use datapath::slowpath::SlowPath;
+use engine::Chain;
 
 /// One measured case.
 #[derive(Debug, Clone)]
