@@ -91,12 +91,60 @@ impl SlowPathCounters {
     }
 }
 
+/// The port groups flood actions name: every port of a bridge that carries a VLAN, tagged or
+/// untagged (a flood skips the input port when it expands the group). Interned as decisions
+/// need them; emptied when the port table changes, which raises the generation, so every flow
+/// that names a group is decided again before its next packet.
+#[derive(Debug, Default, Clone)]
+pub struct PortGroups {
+    groups: Vec<Vec<PortId>>,
+    index: std::collections::HashMap<(u16, u16, bool), flow::GroupId>,
+}
+
+impl PortGroups {
+    /// The ports of group `g` (empty for an unknown group).
+    #[inline]
+    pub fn ports(&self, g: flow::GroupId) -> &[PortId] {
+        self.groups.get(g as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// True when there is no group.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    fn intern(
+        &mut self,
+        key: (u16, u16, bool),
+        make: impl FnOnce() -> Vec<PortId>,
+    ) -> flow::GroupId {
+        if let Some(&g) = self.index.get(&key) {
+            return g;
+        }
+        let g = self.groups.len() as flow::GroupId;
+        self.groups.push(make());
+        self.index.insert(key, g);
+        g
+    }
+
+    fn clear(&mut self) {
+        self.groups.clear();
+        self.index.clear();
+    }
+}
+
 /// A worker's learning-switch slow path for every bridge.
 #[derive(Debug)]
 pub struct SlowPath {
     ports: PortTable,
     bridges: Vec<String>,
     fdb: FdbView,
+    groups: PortGroups,
     meter: UpcallMeter,
     generation: u64,
     /// Unicast destinations flooded as unknown by some installed flow.
@@ -121,6 +169,7 @@ impl SlowPath {
             ports,
             bridges: config.bridges.iter().map(|b| b.name.clone()).collect(),
             fdb: FdbView::new(),
+            groups: PortGroups::default(),
             meter: UpcallMeter::new(l.upcall_rate, l.upcall_burst, n.max(1)),
             generation: 1,
             flooded_unknown: HashSet::default(),
@@ -151,6 +200,7 @@ impl SlowPath {
                 }
             }
             SwitchChange::PortAdded(p) => {
+                self.groups.clear();
                 if self.ports.add(p.clone()).is_some() {
                     self.meter.set_ports(self.ports.len());
                     // A new port changes flooding decisions.
@@ -158,6 +208,7 @@ impl SlowPath {
                 }
             }
             SwitchChange::PortVlan { port, vlan } => {
+                self.groups.clear();
                 if let Some(p) = self.ports.get_mut(*port) {
                     p.vlan = vlan.clone();
                     self.generation += 1;
@@ -188,6 +239,11 @@ impl SlowPath {
     /// Bridge names, by index.
     pub fn bridges(&self) -> &[String] {
         &self.bridges
+    }
+
+    /// The port groups flood actions name.
+    pub fn groups(&self) -> &PortGroups {
+        &self.groups
     }
 
     /// This worker's copy of the forwarding database.
@@ -222,9 +278,10 @@ impl SlowPath {
             None if d
                 .actions
                 .iter()
-                .filter(|a| matches!(a, Action::Output(_)))
+                .filter(|a| matches!(a, Action::Output(_) | Action::Flood(_)))
                 .count()
-                > 1 =>
+                > 1
+                || d.actions.iter().any(|a| matches!(a, Action::Flood(_))) =>
             {
                 self.counters.flooded += 1
             }
@@ -235,14 +292,14 @@ impl SlowPath {
 
     /// Decides what to do with packets of `key`. Used for upcalls and to revalidate installed
     /// flows.
-    pub fn decide(&self, key: &FlowKey) -> Decision {
+    pub fn decide(&mut self, key: &FlowKey) -> Decision {
         let mut d = Decision::empty();
         self.decide_into(key, &mut d);
         d
     }
 
     /// [`SlowPath::decide`] into `d`, reusing its action list.
-    pub fn decide_into(&self, key: &FlowKey, d: &mut Decision) {
+    pub fn decide_into(&mut self, key: &FlowKey, d: &mut Decision) {
         let mut wc = Wildcards::new();
         d.actions.clear();
         d.priority = SWITCH_PRIORITY;
@@ -323,7 +380,25 @@ impl SlowPath {
             }
             retag(&mut d.actions, state, egress);
             state = egress.map(|v| v & 0x0fff);
-            d.actions.extend(ports.iter().map(|&p| Action::Output(p)));
+            if let [p] = ports[..] {
+                d.actions.push(Action::Output(p));
+            } else {
+                // Every port of the bridge that carries the VLAN this way, the input port
+                // included (the flood skips it): one action whatever the bridge's size.
+                let tagged = egress.is_some();
+                let table = &self.ports;
+                let g = self.groups.intern((bridge as u16, vlan, tagged), || {
+                    table
+                        .iter()
+                        .filter(|(_, p)| {
+                            p.bridge == bridge
+                                && p.vlan.egress(vlan).is_some_and(|e| e.is_some() == tagged)
+                        })
+                        .map(|(id, _)| id)
+                        .collect()
+                });
+                d.actions.push(Action::Flood(g));
+            }
         }
         d.mask = wc.mask();
         d.unknown_destination = unknown_destination;

@@ -917,3 +917,44 @@ fn reject_answers_use_the_frame_as_received_once_per_packet_within_the_rate() {
     assert_eq!(sw.counters().rejects_limited, 9);
     assert_counters_add_up(sw.counters());
 }
+
+/// A broadcast on a bridge as large as the configuration allows reaches every other port, and
+/// its flow is installed (one port-group action, not thousands of outputs), so the next
+/// broadcast is a hit.
+#[test]
+fn floods_reach_every_port_of_the_largest_bridge_and_install_a_flow() {
+    use datapath::port::{Port, PortKind};
+    let mut cfg = Config::parse("[[bridge]]\nname = \"br0\"\n", "t.toml".as_ref()).unwrap();
+    cfg.limits.emc_insert_inv_prob = 1;
+    let n = usize::from(datapath::MAX_PORTS);
+    for i in 0..n {
+        cfg.ports.push(Port {
+            name: format!("vm{i}"),
+            kind: PortKind::Vm,
+            bridge: 0,
+            vlan: VlanMode::Untagged,
+            macs: Vec::new(),
+            ips: Vec::new(),
+            interface: None,
+        });
+    }
+    let mut sw = MemorySwitch::new(&cfg);
+    for t in 0..2 {
+        sw.send(7, &broadcast(1, None), t * S);
+        sw.flush();
+    }
+    let c = sw.counters();
+    assert_eq!(c.tx_packets, 2 * (n as u64 - 1), "{c:#?}");
+    assert_eq!(sw.transmitted(7), 0, "never back to the sender");
+    assert!(
+        (0..n as u16)
+            .filter(|&p| p != 7)
+            .all(|p| sw.transmitted(p) == 2)
+    );
+    assert_eq!(
+        c.upcalls, 1,
+        "the second broadcast hit the installed flood flow"
+    );
+    assert_eq!(c.total_drops(), 0, "{c:#?}");
+    assert_counters_add_up(c);
+}

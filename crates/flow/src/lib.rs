@@ -71,8 +71,8 @@ pub mod table;
 pub type PortId = u16;
 
 pub use action::{
-    Action, ActionError, MAX_ACTIONS, OUTPUT_CAPACITY, OutputSet, Step, execute, execute_from,
-    validate,
+    Action, ActionError, GROUP_CAPACITY, GroupId, MAX_ACTIONS, OUTPUT_CAPACITY, OutputSet, Step,
+    execute, execute_from, validate,
 };
 pub use buf::{BufError, GsoType, OffloadError, OffloadMeta, PacketBuf};
 pub use classifier::{BATCH, MAX_SUBTABLES, RANK_INTERVAL};

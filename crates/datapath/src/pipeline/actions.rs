@@ -13,6 +13,8 @@ use super::upcall::Decided;
 use super::{BUF_SIZE, Batch, Observer, TxBurst, TxSink, Worker};
 use crate::MAX_BATCH;
 use crate::counters::{DatapathCounters, DropReason};
+use crate::port::PortId;
+use crate::slowpath::PortGroups;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Src {
@@ -128,7 +130,10 @@ impl Worker {
             let Some(pass) = self.admitted.get(i) else {
                 continue;
             };
-            if actions.iter().any(|a| !matches!(a, Action::Output(_))) {
+            if actions
+                .iter()
+                .any(|a| !matches!(a, Action::Output(_) | Action::Flood(_)))
+            {
                 self.rewritten |= 1 << i;
             }
             let outcome = run_actions(
@@ -140,6 +145,7 @@ impl Worker {
                 self.copies_max,
                 &mut self.copies_used,
                 &mut self.outputs,
+                self.slow.groups(),
                 &mut self.egress_list,
                 &mut self.counters,
             );
@@ -176,6 +182,7 @@ pub(super) fn run_actions(
     copies_max: usize,
     copies_used: &mut usize,
     outputs: &mut OutputSet,
+    groups: &PortGroups,
     egress: &mut Vec<Egress>,
     counters: &mut DatapathCounters,
 ) -> Result<(), DropReason> {
@@ -193,7 +200,23 @@ pub(super) fn run_actions(
         return Ok(());
     }
     let buf = &mut bufs[i];
-    let rewrites = actions.iter().any(|a| !matches!(a, Action::Output(_)));
+    let in_port = buf.in_port;
+    // The ports of the outputs collected: single ports, then each group's but the input port.
+    let each_port = |outputs: &OutputSet, f: &mut dyn FnMut(PortId)| {
+        for &p in outputs.ports() {
+            f(p);
+        }
+        for &g in outputs.groups() {
+            for &p in groups.ports(g) {
+                if p != in_port {
+                    f(p);
+                }
+            }
+        }
+    };
+    let rewrites = actions
+        .iter()
+        .any(|a| !matches!(a, Action::Output(_) | Action::Flood(_)));
     if let Some(slot) = original
         && rewrites
     {
@@ -227,20 +250,19 @@ pub(super) fn run_actions(
                 };
                 if loaded {
                     counters.copies += 1;
-                    for &port in outputs.ports() {
+                    let c = *copies_used as u16;
+                    each_port(outputs, &mut |port| {
                         egress.push(Egress {
-                            src: Src::Copy(*copies_used as u16),
+                            src: Src::Copy(c),
                             admission: Admission::Received(pass),
                             port,
                             copy,
                         });
-                        copy += 1;
-                    }
+                        copy = copy.saturating_add(1);
+                    });
                     *copies_used += 1;
                 } else {
-                    for _ in outputs.ports() {
-                        counters.drop(DropReason::PoolExhausted);
-                    }
+                    each_port(outputs, &mut |_| counters.drop(DropReason::PoolExhausted));
                 }
                 outputs.clear_ports();
                 start = next;
@@ -258,15 +280,15 @@ pub(super) fn run_actions(
         egress.truncate(outputs_before);
         return Err(DropReason::ActionFailed);
     }
-    for &port in outputs.ports() {
+    each_port(outputs, &mut |port| {
         egress.push(Egress {
             src: Src::Batch(i as u8),
             admission: Admission::Received(pass),
             port,
             copy,
         });
-        copy += 1;
-    }
+        copy = copy.saturating_add(1);
+    });
     if egress.len() == outputs_before {
         return Err(DropReason::NoDestination);
     }
