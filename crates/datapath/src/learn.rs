@@ -9,6 +9,11 @@
 //! with one worker or many, whatever the batches. Aging runs here too, at fixed points of the
 //! pipeline clock (every [`AGING_INTERVAL_NS`] of packet time), so it is as deterministic.
 //!
+//! Learning respects the ports' bound MACs (`macs` in the configuration): a port with bound
+//! MACs learns only those, and a MAC bound to one port is never learnt on another. A VM that
+//! forges a neighbour's MAC therefore cannot steal its traffic, even though learning happens
+//! before its frames are inspected (and possibly dropped) by a worker.
+//!
 //! The learner is on the receive path of every packet: [`Learner::observe`] reads the source
 //! MAC and VLAN tag from the bytes and refreshes a known station with one hash probe; it
 //! allocates only when the table changes.
@@ -43,6 +48,8 @@ pub struct LearnCounters {
     pub station_moves: u64,
     /// MACs forgotten (aged, evicted, flushed).
     pub macs_forgotten: u64,
+    /// Frames not learnt from: a source MAC the port is not bound to, or bound to another port.
+    pub refused: u64,
 }
 
 /// The authoritative port table and forwarding database, changed in arrival order.
@@ -51,6 +58,8 @@ pub struct Learner {
     ports: PortTable,
     bridges: Vec<String>,
     fdb: Fdb,
+    /// The port each bound MAC belongs to.
+    bound: std::collections::HashMap<[u8; 6], PortId>,
     fdb_changes: Vec<FdbChange>,
     next_aging: Option<u64>,
     counters: LearnCounters,
@@ -60,9 +69,14 @@ impl Learner {
     /// A learner for the bridges and ports of `config`.
     pub fn new(config: &Config) -> Self {
         let mut ports = PortTable::new();
+        let mut bound = std::collections::HashMap::new();
         for p in &config.ports {
             // Config validation bounds the port count, so `add` cannot fail here.
-            let _ = ports.add(p.clone());
+            if let Some(id) = ports.add(p.clone()) {
+                for m in &p.macs {
+                    bound.entry(*m).or_insert(id);
+                }
+            }
         }
         let l = &config.limits;
         Learner {
@@ -72,6 +86,7 @@ impl Learner {
                 l.mac_table_size,
                 l.mac_aging_s.saturating_mul(1_000_000_000),
             ),
+            bound,
             fdb_changes: Vec::new(),
             next_aging: None,
             counters: LearnCounters::default(),
@@ -120,6 +135,12 @@ impl Learner {
             && let Some(vlan) = port.vlan.admit(wire_vid(frame))
         {
             let mac = [src[0], src[1], src[2], src[3], src[4], src[5]];
+            if (!port.macs.is_empty() && !port.macs.contains(&mac))
+                || self.bound.get(&mac).is_some_and(|&owner| owner != in_port)
+            {
+                self.counters.refused += 1;
+                return out.len() > before;
+            }
             let learned = self.fdb.learn(
                 port.bridge as u16,
                 vlan,
@@ -156,6 +177,9 @@ impl Learner {
     /// Adds a port (a VM appeared); returns its id, or `None` when the id space is full.
     pub fn add_port(&mut self, port: Port, out: &mut Vec<SwitchChange>) -> Option<PortId> {
         let id = self.ports.add(port.clone())?;
+        for m in &port.macs {
+            self.bound.entry(*m).or_insert(id);
+        }
         out.push(SwitchChange::PortAdded(port));
         Some(id)
     }
@@ -257,6 +281,39 @@ mod tests {
         assert!(!l.observe(1, &frame(2, Some(30)), S / 2, &mut out));
         assert!(!l.observe(1, &[0; 10], S / 2, &mut out), "too short");
         assert_eq!(l.counters().station_moves, 1);
+    }
+
+    #[test]
+    fn bound_macs_are_learnt_only_on_their_port() {
+        let cfg = Config::parse(
+            r#"
+            [[bridge]]
+            name = "br0"
+            [[port]]
+            name = "a"
+            kind = "vm"
+            bridge = "br0"
+            macs = ["02:00:00:00:00:01"]
+            [[port]]
+            name = "b"
+            kind = "vm"
+            bridge = "br0"
+            "#,
+            "t.toml".as_ref(),
+        )
+        .unwrap();
+        let mut l = Learner::new(&cfg);
+        let mut out = Vec::new();
+        // b forges a's MAC: not learnt; a sends another MAC: not learnt either.
+        assert!(!l.observe(1, &frame(1, None), 0, &mut out));
+        assert!(!l.observe(0, &frame(2, None), 0, &mut out));
+        assert_eq!(l.counters().refused, 2);
+        assert!(l.observe(0, &frame(1, None), 0, &mut out));
+        assert!(
+            l.observe(1, &frame(3, None), 0, &mut out),
+            "b learns its own"
+        );
+        assert_eq!(l.fdb().lookup(0, 0, [2, 0, 0, 0, 0, 1]), Some(0));
     }
 
     #[test]
