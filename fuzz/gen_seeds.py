@@ -11,6 +11,7 @@ Standard library only; the output is deterministic. Run from anywhere:
 """
 
 import os
+import random
 import shutil
 import struct
 
@@ -475,15 +476,26 @@ def seeds():
     cap["pcapng-le-truncated-block"] = (shb(e) + idb(e, 1, 0) + epb(e, 0, 7, eth_frames[1]))[:-6]
     s["capture_reader"] = dict(cap)
     s["capture_roundtrip"] = dict(cap)
+    # The pipeline model reads any bytes as a scenario: pseudo-random ones of a few sizes, and
+    # one asking for batches of one packet and two workers.
+    rng = random.Random(10)
+    pm = {}
+    for name, n in [("short", 64), ("medium", 800), ("long", 4000), ("batch1_workers2", 600)]:
+        b = bytes(rng.randrange(256) for _ in range(n))
+        if name == "batch1_workers2":
+            b = bytes([0, 1]) + b[2:]
+        pm[name] = b
+    s["pipeline_model"] = pm
     return s
 
 
 def main():
-    if os.path.isdir(ROOT):
-        shutil.rmtree(ROOT)
+    # Only the targets made here are rewritten: seeds other tools keep (conn_table) stay.
     total = 0
     for target, files in sorted(seeds().items()):
         d = os.path.join(ROOT, target)
+        if os.path.isdir(d):
+            shutil.rmtree(d)
         os.makedirs(d)
         for name, data in sorted(files.items()):
             with open(os.path.join(d, name), "wb") as out:

@@ -366,7 +366,11 @@ impl SlowPath {
             }
         }
         if untagged.is_empty() && tagged.is_empty() {
-            return drop(d, &wc, DropReason::NoDestination);
+            // Dropped for want of a port to flood to, but learning that destination later
+            // (on the input port: a hairpin) changes the reason: revalidate this flow then.
+            drop(d, &wc, DropReason::NoDestination);
+            d.unknown_destination = unknown_destination;
+            return;
         }
         let groups: [(Option<u16>, &Vec<PortId>); 2] = if wire_tag.is_some() {
             [(Some(vlan), &tagged), (None, &untagged)]

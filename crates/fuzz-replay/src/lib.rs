@@ -20,8 +20,10 @@
 //! ```
 
 mod conntrack;
+mod pipeline_model;
 
 pub use conntrack::conn_table;
+pub use pipeline_model::{Scenario, check as check_pipeline, pipeline_model};
 
 use std::io::Cursor;
 
@@ -57,6 +59,7 @@ pub type Target = fn(&[u8]);
 /// directory in `fuzz/corpus/`.
 pub const TARGETS: &[(&str, Target)] = &[
     ("parse_packet", parse_packet),
+    ("pipeline_model", pipeline_model),
     ("ethernet", ethernet),
     ("vlan", vlan),
     ("arp", arp),

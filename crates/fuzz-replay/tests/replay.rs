@@ -116,6 +116,7 @@ replay_tests!(
     capture_roundtrip,
     flow_key,
     conn_table,
+    pipeline_model,
 );
 
 #[test]

@@ -19,7 +19,7 @@ use wire::ParsedPacket;
 use engine::{Action, Chain, PacketView, Stage};
 
 use super::actions::Src;
-use super::ingress::{AlertSite, PassedIngress, note_outcome, report_alerts};
+use super::ingress::{AlertSite, PassedIngress, block_rest_of_batch, note_outcome, report_alerts};
 use super::{BUF_SIZE, Batch, DropNotice, Observer, TxSink, Worker};
 use crate::MAX_BATCH;
 use crate::counters::DropReason;
@@ -378,6 +378,7 @@ impl Worker {
         self.alerts.clear();
         self.egress
             .run(&views, &skip[..m], &mut self.outcome, &mut self.alerts);
+        block_rest_of_batch(&views, &mut self.outcome);
         let site = AlertSite {
             batch,
             views: &views,

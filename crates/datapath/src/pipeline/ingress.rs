@@ -118,6 +118,7 @@ impl Worker {
         self.alerts.clear();
         self.ingress
             .run(&views, &skip[..m], &mut self.outcome, &mut self.alerts);
+        block_rest_of_batch(&views, &mut self.outcome);
         let site = AlertSite {
             batch,
             views: &views,
@@ -177,6 +178,21 @@ impl Worker {
             self.queue_reply(batch, i, RejectAt::Ingress);
         }
         self.alive[..n].iter().filter(|a| **a).count()
+    }
+}
+
+/// A connection dropped whole by one packet loses its later packets of the same batch too
+/// (they went through the connection stage before the verdict existed).
+pub(super) fn block_rest_of_batch(views: &[PacketView<'_>], outcome: &mut ChainOutcome) {
+    for j in 0..views.len() {
+        let (Action::DropConnection(reason), Some(c)) = (outcome.actions[j], views[j].conn) else {
+            continue;
+        };
+        for (k, v) in views.iter().enumerate().skip(j + 1) {
+            if v.conn.is_some_and(|o| o.handle == c.handle) && outcome.actions[k].passes() {
+                outcome.actions[k] = Action::Drop(reason);
+            }
+        }
     }
 }
 
