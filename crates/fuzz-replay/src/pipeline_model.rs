@@ -141,7 +141,7 @@ fn frame(src: u8, dst: [u8; 6], tag: Option<u16>, kind: u8, sport: u16, dport: u
             t[2..4].copy_from_slice(&dport.to_be_bytes());
             t[4..8].copy_from_slice(&u32::from(sport).to_be_bytes());
             t[12] = 5 << 4;
-            t[13] = if kind % 5 == 0 { 0x02 } else { 0x18 };
+            t[13] = if kind.is_multiple_of(5) { 0x02 } else { 0x18 };
             t.extend_from_slice(b"payload");
             (6, t)
         }
@@ -310,11 +310,14 @@ impl Engine for ByteEngine {
     }
 }
 
+/// A UDP connection: internal VLAN and its endpoints, ordered.
+type UdpConn = (u16, [u8; 4], u16, [u8; 4], u16);
+
 /// The reference: one packet at a time.
 struct Model {
     ports: Vec<Port>,
     fdb: HashMap<(usize, u16, [u8; 6]), PortId>,
-    blocked: HashSet<(u16, [u8; 4], u16, [u8; 4], u16)>,
+    blocked: HashSet<UdpConn>,
     seed: u64,
     out: Vec<Vec<Vec<u8>>>,
 }
@@ -346,7 +349,7 @@ fn retag(f: &[u8], tci: Option<u16>, to: Option<u16>) -> Vec<u8> {
 }
 
 /// The UDP connection of a frame under `vlan`, endpoints ordered.
-fn udp_conn(f: &[u8], vlan: u16) -> Option<(u16, [u8; 4], u16, [u8; 4], u16)> {
+fn udp_conn(f: &[u8], vlan: u16) -> Option<UdpConn> {
     let p = wire::parse_packet(f);
     if p.l4 != L4::Udp {
         return None;
