@@ -198,6 +198,38 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     parts.next().is_none().then_some(out)
 }
 
+/// The dotted name of the key whose value is at byte `at` of `text` (`datapath.workers`,
+/// `port[2].vlan`): the key on that line, under the last table header above it. Empty when the
+/// line holds no `key =`.
+fn key_at(text: &str, at: usize) -> String {
+    let at = at.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[start..end];
+    let Some((key, _)) = line.split_once('=') else {
+        return String::new();
+    };
+    let key = key.trim().trim_matches('"');
+    let mut table = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for l in text[..start].lines() {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            let name = name.trim().to_string();
+            let n = counts.entry(name.clone()).or_insert(0);
+            table = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            table = name.trim().to_string();
+        }
+    }
+    if table.is_empty() {
+        key.to_string()
+    } else {
+        format!("{table}.{key}")
+    }
+}
+
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -221,11 +253,8 @@ impl Config {
                 message,
             };
         let raw: RawFile = toml::from_str(text).map_err(|e| {
-            err(
-                e.span(),
-                String::new(),
-                e.message().trim_end().replace('\n', "; "),
-            )
+            let key = e.span().map(|s| key_at(text, s.start)).unwrap_or_default();
+            err(e.span(), key, e.message().trim_end().replace('\n', "; "))
         })?;
 
         let limits = match raw.datapath {
@@ -609,6 +638,25 @@ bridge = "br1"
         assert_eq!(e.key, key, "{e}");
         assert!(e.message.contains(msg_part), "{e}");
         assert!(e.to_string().starts_with(&format!("dp.toml:{line}")), "{e}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let text = "[datapath]\nbatch_size = 8\nworkers = \"ten\"\n\n[[bridge]]\nname = \"br0\"\n\n[[port]]\nname = \"a\"\nkind = \"vm\"\nbridge = \"br0\"\n\n[[port]]\nname = \"b\"\nkind = \"vm\"\nbridge = \"br0\"\nvlan = \"ten\"\n";
+        let cut = text.replace("vlan = \"ten\"", "vlan = 10");
+        let e = Config::parse(&cut, "cfg.toml".as_ref()).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (3, "datapath.workers"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("cfg.toml:3: datapath.workers: invalid type"),
+            "{e}"
+        );
+        let e = Config::parse(
+            &text.replace("workers = \"ten\"", "workers = 2"),
+            "cfg.toml".as_ref(),
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (17, "port[1].vlan"), "{e}");
     }
 
     #[test]

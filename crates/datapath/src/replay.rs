@@ -241,6 +241,7 @@ pub fn replay(
     opts: ReplayOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ReplayReport, ReplayError> {
+    tracing::info!(capture = %path.display(), "replay");
     if path.as_os_str() == "-" {
         let mut src = CaptureSource::from_reader(std::io::stdin().lock())?;
         replay_source(&mut src, opts, progress)
@@ -308,6 +309,7 @@ pub fn replay_source(
     let mut report = runtime::run(source, setup, &mut output, progress);
     if let Some(p) = &mut output.pcaps {
         p.finish(&report.ports)?;
+        tracing::info!(dir = %p.dir.display(), ports = report.ports.len(), "per-port captures written");
     }
     if let Some(e) = output.eve_error.take() {
         return Err(e);

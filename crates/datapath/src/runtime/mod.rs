@@ -342,6 +342,14 @@ pub fn run(
         )
     };
 
+    tracing::info!(
+        workers = workers_n,
+        ports = learner.ports().len(),
+        bridges = learner.bridges().len(),
+        auto_ports = setup.auto_ports,
+        batch = d.batch_size,
+        "runtime starts"
+    );
     let mut packets_read = 0u64;
     let mut last_time = 0u64;
     let mut next_tick_time: Option<u64> = None;
@@ -443,8 +451,15 @@ pub fn run(
             learner.observe(port, frame, time, &mut changes);
             if !changes.is_empty() {
                 for c in &changes {
-                    if let SwitchChange::PortAdded(p) = c {
-                        names.push(p.name.clone());
+                    match c {
+                        SwitchChange::PortAdded(p) => {
+                            tracing::debug!(port = %p.name, number = rx.number, "port made for a new source MAC");
+                            names.push(p.name.clone());
+                        }
+                        SwitchChange::Fdb(f) => tracing::trace!(?f, number = rx.number, "learning"),
+                        SwitchChange::PortVlan { port, vlan } => {
+                            tracing::debug!(port, ?vlan, "port VLAN changed")
+                        }
                     }
                 }
                 let shared: Arc<[SwitchChange]> = changes.drain(..).collect();
@@ -533,6 +548,9 @@ pub fn run(
     });
     d.merger.finish(out);
     progress(source.bytes_read());
+    if let Some(e) = &error {
+        tracing::warn!(packets = packets_read, "input ended early: {e}");
+    }
 
     let mut counters = d.counters.clone();
     let mut slow = SlowPathCounters::default();
@@ -542,6 +560,16 @@ pub fn run(
         slow.add(&h.worker.slow_path().counters());
         flows_active += h.worker.flow_table().len();
     }
+    tracing::info!(
+        packets = packets_read,
+        rx = counters.rx_packets,
+        tx = counters.tx_packets,
+        drops = counters.total_drops(),
+        connections = counters.connections_ended,
+        events = counting.events,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "runtime done"
+    );
     let tx = std::mem::take(&mut counting.tx);
     let ports = learner
         .ports()
