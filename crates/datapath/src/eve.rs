@@ -256,7 +256,11 @@ fn write_with_members(
 
 /// Writes a connection's `flow` event line.
 pub fn flow_line(rec: &ConnRecord, out: &mut Vec<u8>) -> std::io::Result<()> {
-    let ev = rec.to_eve();
+    let mut ev = rec.to_eve();
+    // The bridge-internal VLAN the connection was tracked under (the wire tag on trunks).
+    if rec.vlan != 0 {
+        ev.vlan = Cow::Owned(vec![rec.vlan]);
+    }
     serde_json::to_writer(&mut *out, &ev).map_err(std::io::Error::from)?;
     out.push(b'\n');
     Ok(())

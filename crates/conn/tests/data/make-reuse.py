@@ -12,7 +12,8 @@ def tcp(src,sp,dst,dp,flags,seq,ack):
     t=t[:16]+struct.pack('!H',csum(ph+t))+t[18:]
     ip=bytearray(struct.pack('!BBHHHBBH4s4s',0x45,0,20+len(t),1,0,64,6,0,bytes(src),bytes(dst)))
     ip[10:12]=struct.pack('!H',csum(bytes(ip)))
-    return b'\x02'*6+b'\x01'*6+b'\x08\x00'+bytes(ip)+t
+    # Locally administered unicast MACs made from the addresses (02:00:a.b.c.d).
+    return b'\x02\x00'+bytes(dst)+b'\x02\x00'+bytes(src)+b'\x08\x00'+bytes(ip)+t
 A=[10,0,0,1];B=[10,0,0,2]
 pk=[(0,tcp(A,1000,B,80,2,100,0)),(0.001,tcp(B,80,A,1000,0x12,500,101)),(0.002,tcp(A,1000,B,80,0x10,101,501)),
 (0.003,tcp(A,1000,B,80,0x11,101,501)),(0.004,tcp(B,80,A,1000,0x11,501,102)),(0.005,tcp(A,1000,B,80,0x10,102,502)),
