@@ -834,12 +834,13 @@ impl HttpParser {
         let mut has_host = false;
         if let Some(host) = parts.hostname {
             has_host = true;
-            self.scratch.extend_from_slice(host);
             uri::urldecode_fragment(host, &mut tx.host);
             tx.host.make_ascii_lowercase();
             while tx.host.last() == Some(&b'.') {
                 tx.host.pop();
             }
+            // Suricata's http.host.raw of an absolute URI is libhtp's normalised host too.
+            self.scratch.extend_from_slice(&tx.host);
             // With a Host header too, the URI wins, as in libhtp.
             port = parts.port.and_then(uri::parse_port).map_or(-1, i32::from);
         } else if let Some(value) = tx.request.headers.get(b"host") {
@@ -1391,9 +1392,10 @@ mod tests {
             buf(tx, HttpBuffer::Host, ToServer).as_deref(),
             Some("proxy.example")
         );
+        // As Suricata: an absolute URI's host is normalised in http.host.raw too.
         assert_eq!(
             buf(tx, HttpBuffer::HostRaw, ToServer).as_deref(),
-            Some("Proxy.Example.")
+            Some("proxy.example")
         );
         assert_eq!(buf(tx, HttpBuffer::Uri, ToServer).as_deref(), Some("/y?q"));
         assert_eq!(tx.port, 81);

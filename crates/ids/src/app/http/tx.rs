@@ -189,7 +189,8 @@ pub enum HttpBuffer {
     /// `http.host`: the host of an absolute URI, else of the Host header, lowercased, without
     /// port.
     Host,
-    /// `http.host.raw`: the host of an absolute URI as sent, else the Host header's value.
+    /// `http.host.raw`: the Host header's value as sent; for an absolute URI, its host
+    /// normalised as in `http.host` (what Suricata 7 gives).
     HostRaw,
     /// `http.user_agent`.
     UserAgent,
