@@ -114,6 +114,10 @@ replay_tests!(
     capture_reader,
     capture_roundtrip,
     flow_key,
+    http_parser,
+    dns_message,
+    tls_handshake,
+    tcp_reassembly,
 );
 
 #[test]

@@ -849,3 +849,64 @@ pub(crate) mod tests {
         assert_eq!(changed.len(), 2, "no framing after a gap");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::tests::{message, name};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn dotted() -> impl Strategy<Value = String> {
+        proptest::collection::vec("[a-z0-9-]{1,20}", 1..5).prop_map(|labels| labels.join("."))
+    }
+
+    proptest! {
+        /// Any bytes: no panic, and whatever parses has names of at most 255 bytes.
+        #[test]
+        fn arbitrary_bytes_are_survived(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            if let Ok(msg) = DnsMessage::parse(&data) {
+                for q in &msg.questions {
+                    prop_assert!(q.name.value.len() <= 255);
+                }
+                for r in msg.answers.iter().chain(&msg.authorities).chain(&msg.additionals) {
+                    prop_assert!(r.name.value.len() <= 255);
+                }
+            }
+            let _ = DnsMessage::probe_request(&data);
+        }
+
+        /// A message built from names and records reads back the same, with answers whose
+        /// owner is a compression pointer to the question.
+        #[test]
+        fn built_messages_read_back(
+            id in any::<u16>(),
+            qname in dotted(),
+            addrs in proptest::collection::vec(any::<[u8; 4]>(), 0..5),
+            texts in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..3),
+        ) {
+            let mut body = name(&qname);
+            body.extend_from_slice(&[0, 1, 0, 1]);
+            for a in &addrs {
+                body.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+                body.extend_from_slice(a);
+            }
+            for t in &texts {
+                body.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60]);
+                body.extend_from_slice(&((t.len() + 1) as u16).to_be_bytes());
+                body.push(t.len() as u8);
+                body.extend_from_slice(t);
+            }
+            let count = (addrs.len() + texts.len()) as u16;
+            let m = DnsMessage::parse(&message(id, 0x8180, [1, count, 0, 0], &body)).unwrap();
+            prop_assert_eq!(m.header.id, id);
+            prop_assert_eq!(&m.questions[0].name.value, qname.as_bytes());
+            for (record, a) in m.answers.iter().zip(&addrs) {
+                prop_assert_eq!(&record.name.value, qname.as_bytes());
+                prop_assert_eq!(&record.data, &DnsRData::A(*a));
+            }
+            for (record, t) in m.answers[addrs.len()..].iter().zip(&texts) {
+                prop_assert_eq!(&record.data, &DnsRData::Txt(vec![t.clone()]));
+            }
+        }
+    }
+}

@@ -580,3 +580,49 @@ pub(crate) mod tests {
         assert_eq!(state.malformed, 1);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::tests::{client_hello, server_hello};
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Hellos with any server name and version list read back, however they are cut.
+        #[test]
+        fn hellos_read_back_in_any_segmentation(
+            sni in proptest::collection::vec(any::<u8>(), 1..200),
+            versions in proptest::collection::vec(any::<u16>(), 0..10),
+            chosen in any::<u16>(),
+            cuts in proptest::collection::vec(1usize..50, 0..20),
+        ) {
+            let mut stream = client_hello(&sni, &versions);
+            let reply = server_hello(Some(chosen));
+            let mut state = TlsState::default();
+            let mut at = 0;
+            for cut in cuts {
+                let end = (at + cut).min(stream.len());
+                state.feed(Direction::ToServer, &stream[at..end]);
+                at = end;
+            }
+            state.feed(Direction::ToServer, &stream[at..]);
+            state.feed(Direction::ToClient, &reply);
+            prop_assert_eq!(state.sni(), Some(sni.as_slice()));
+            prop_assert_eq!(&state.client_hello.as_ref().unwrap().supported_versions, &versions);
+            prop_assert_eq!(state.version(), chosen);
+            stream.clear();
+        }
+
+        /// Any bytes in any direction: no panic, and no hello out of nothing but records.
+        #[test]
+        fn arbitrary_bytes_are_survived(
+            a in proptest::collection::vec(any::<u8>(), 0..800),
+            b in proptest::collection::vec(any::<u8>(), 0..800),
+        ) {
+            let mut state = TlsState::default();
+            state.feed(Direction::ToServer, &a);
+            state.feed(Direction::ToClient, &b);
+            let _ = (state.sni(), state.version(), state.handshake_seen());
+        }
+    }
+}

@@ -322,6 +322,13 @@ impl HalfStream {
         self.buf.as_ref().is_some_and(|b| b.high() > 0) || self.app_progress > 0
     }
 
+    /// Whether a SYN may (re)start this stream: it has not started, or it started but nothing
+    /// of it was stored, handed on or ended (a SYN retransmitted with a new ISN).
+    fn may_restart(&self) -> bool {
+        !self.started
+            || (!self.has_data() && self.fin.is_none() && !self.app_done && self.raw_progress == 0)
+    }
+
     /// The stream offset of `seq` (negative before the stream's first byte), if within the
     /// window around the stream's position.
     fn offset_of(&self, seq: u32) -> Option<i64> {
@@ -518,10 +525,14 @@ impl TcpStreamTracker {
         let d = seg.direction.index();
         let p = seg.direction.opposite().index();
         let flags = seg.flags;
+        if self.flush.is_some() {
+            // Reset or finished: a SYN now belongs to a new connection, not to this one.
+            return self.halves[d].started;
+        }
         if flags.contains(TcpFlags::SYN) {
             if !flags.contains(TcpFlags::ACK) {
                 // The client's SYN (again, perhaps with a new ISN while no data was sent).
-                if !self.halves[d].started || !self.halves[d].has_data() {
+                if self.halves[d].may_restart() {
                     self.halves[d].start(seg.seq.wrapping_add(1), pool);
                     self.opened_with_syn = true;
                 }
@@ -536,7 +547,7 @@ impl TcpStreamTracker {
                 self.midstream = true;
                 pool.counters.midstream_pickups += 1;
             }
-            if !self.halves[d].started || !self.halves[d].has_data() {
+            if self.halves[d].may_restart() {
                 self.halves[d].start(seg.seq.wrapping_add(1), pool);
             }
             return true;
