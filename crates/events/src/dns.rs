@@ -457,7 +457,7 @@ mod tests {
 
     #[test]
     fn reads_and_writes_suricata_7() {
-        // From Suricata 7.0.10's eve.json on tests/captures/dns.pcap of crates/ids.
+        // From Suricata 7.0.10's eve.json on a capture of crates/ids/tests/captures/make-captures.sh.
         for suricata in [
             r#"{"version":2,"type":"query","id":32237,"rrname":"host.rampart.test","rrtype":"A","tx_id":0,"opcode":0}"#,
             concat!(

@@ -650,7 +650,7 @@ mod app_layer_tests {
 
     #[test]
     fn app_layer_events_read_and_write_like_suricata() {
-        // Whole lines of Suricata 7.0.10's eve.json (crates/ids/tests/captures), less pcap_cnt,
+        // Whole lines of Suricata 7.0.10's eve.json on captures of crates/ids/tests/captures, less pcap_cnt,
         // which this header does not model.
         for line in [
             concat!(

@@ -525,7 +525,7 @@ fn http_records_equal_suricatas() {
 
 #[test]
 fn dns_records_equal_suricatas() {
-    compare_with_suricata("dns.pcap", 20);
+    compare_with_suricata("dns.pcap", 28);
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! point before the label that holds it, at most 128 pointers are followed, and a name stops at
 //! 255 bytes (flagged truncated, as Suricata does). Errors say what was being read and at which
 //! byte offset. [`DnsTcpFramer`] cuts a TCP stream into messages; [`DnsState`] keeps a
-//! connection's transactions for the `dns.query` buffer and the EVE `dns` records.
+//! connection's transactions (one per message, as in Suricata 7) for the `dns.query` buffer and
+//! the EVE `dns` records.
 //!
 //! Never trusts a count or a length: a header claiming 65,535 answers costs nothing until the
 //! bytes are there, and nothing is allocated from a length field.
@@ -522,7 +523,7 @@ impl DnsTcpFramer {
     }
 }
 
-/// A request and its response.
+/// One DNS transaction: one message, a request or a response (Suricata 7's model).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DnsTx {
     /// Position in the connection, from 0 (Suricata's `tx_id`).
@@ -558,24 +559,13 @@ pub struct DnsState {
 const MAX_DNS_TXS: usize = 256;
 
 impl DnsState {
-    /// Takes one message travelling in `direction`: a request opens a transaction, a
-    /// response completes the oldest open one with its ID (or opens its own). Returns the
-    /// transaction's id.
+    /// Takes one message travelling in `direction` and returns its transaction's id. As in
+    /// Suricata 7, every message is a transaction of its own: a request's carries the request,
+    /// a response's the response (so a flow's second query is transaction 2, after the first
+    /// query and its answer).
     pub fn on_message(&mut self, direction: Direction, data: &[u8]) -> Result<u64, DnsError> {
         let msg = DnsMessage::parse(data).inspect_err(|_| self.malformed += 1)?;
         let is_response = msg.header.is_response() || direction == Direction::ToClient;
-        if is_response
-            && let Some(tx) = self.txs.iter_mut().find(|tx| {
-                tx.response.is_none()
-                    && tx
-                        .request
-                        .as_ref()
-                        .is_some_and(|r| r.header.id == msg.header.id)
-            })
-        {
-            tx.response = Some(msg);
-            return Ok(tx.id);
-        }
         if self.txs.len() >= MAX_DNS_TXS {
             self.txs.pop_front();
         }
@@ -621,13 +611,9 @@ impl DnsState {
         self.txs.iter().find(|tx| tx.id == id)
     }
 
-    /// Removes and returns the oldest transaction if it has its response.
-    pub fn pop_answered(&mut self) -> Option<DnsTx> {
-        if self.txs.front()?.response.is_some() {
-            self.txs.pop_front()
-        } else {
-            None
-        }
+    /// Removes and returns the oldest transaction (after it was logged).
+    pub fn pop(&mut self) -> Option<DnsTx> {
+        self.txs.pop_front()
     }
 }
 
@@ -837,11 +823,19 @@ pub(crate) mod tests {
         let mut reply = (answer.len() as u16).to_be_bytes().to_vec();
         reply.extend_from_slice(&answer);
         state.on_stream(Direction::ToClient, &reply, &mut changed);
-        assert_eq!(changed, [0, 0]);
-        let tx = state.pop_answered().unwrap();
-        assert_eq!(tx.query_names().collect::<Vec<_>>(), [&b"example.com"[..]]);
         assert_eq!(
-            tx.response.unwrap().answers[0].data,
+            changed,
+            [0, 1],
+            "the query and the answer are transactions of their own"
+        );
+        let query = state.pop().unwrap();
+        assert_eq!(
+            query.query_names().collect::<Vec<_>>(),
+            [&b"example.com"[..]]
+        );
+        let answer = state.pop().unwrap();
+        assert_eq!(
+            answer.response.unwrap().answers[0].data,
             DnsRData::A([10, 0, 0, 1])
         );
         state.on_gap(Direction::ToServer);

@@ -279,7 +279,7 @@ mod tests {
         app.on_datagram(ToServer, &message(3, 0x0100, [1, 0, 0, 0], &q));
         assert_eq!(app.dns_changed(), [0]);
         app.on_datagram(ToClient, &message(3, 0x8180, [1, 0, 0, 0], &q));
-        assert_eq!(app.dns_changed(), [0]);
-        assert!(app.dns().unwrap().tx(0).unwrap().response.is_some());
+        assert_eq!(app.dns_changed(), [1]);
+        assert!(app.dns().unwrap().tx(1).unwrap().response.is_some());
     }
 }

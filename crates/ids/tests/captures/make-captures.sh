@@ -10,7 +10,8 @@
 # trailers, 100-continue, close-delimited bodies, 204/304, redirects) answering curl and
 # edge-client.py (pipelining, HTTP/0.9, folded and repeated headers, URIs to normalise,
 # absolute URIs, a chunked request body, byte-by-byte segments).
-# DNS: dnsmasq answering dig over UDP and TCP: A, AAAA, CNAME, MX, TXT, SRV, PTR, NXDOMAIN.
+# DNS: dnsmasq answering dig over UDP and TCP: A, AAAA, CNAME, MX, TXT, SRV, PTR, NXDOMAIN;
+# and dns-client.py: two queries in one UDP flow, two pipelined queries in one TCP connection.
 # TLS: openssl s_server and s_client with SNI, TLS 1.3 and TLS 1.2.
 set -euo pipefail
 
@@ -116,6 +117,7 @@ done
 inA dig +short +tries=1 +time=2 @10.77.0.2 -x 10.77.0.2 >/dev/null
 inA dig +short +tcp +tries=1 +time=2 @10.77.0.2 www.rampart.test A >/dev/null
 inA dig +short +tcp +tries=1 +time=2 @10.77.0.2 rampart.test MX >/dev/null
+inA python3 "$HERE/dns-client.py" 10.77.0.2
 stop_capture
 
 # --- TLS ---
