@@ -9,10 +9,12 @@
 //! Per packet: parse the frame (`wire`), find the connection (a map on the 5-tuple; the first
 //! packet's sender is the client), hand TCP segments to the connection's `TcpStreamTracker`
 //! and drain both directions' app chunks into its `AppLayer`, or UDP payloads straight to it;
-//! complete HTTP transactions are popped and recycled. At the end every connection is finished
-//! and drained.
+//! complete HTTP transactions are popped and recycled; a connection whose tracker is finished
+//! (both directions ended) gives its memory back. At the end every connection still open is
+//! finished and drained.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -27,7 +29,8 @@ use wire::{L3, L4};
 struct Conn {
     client: (IpAddr, u16),
     tracker: Option<TcpStreamTracker>,
-    app: AppLayer,
+    /// `None` once the connection finished and its state was released.
+    app: Option<AppLayer>,
 }
 
 fn drain(tracker: &mut TcpStreamTracker, app: &mut AppLayer, txs: &mut u64) {
@@ -57,6 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app_config = AppConfig::default();
     let mut pool = ReassemblyPool::default();
     let mut conns: HashMap<(IpAddr, u16, IpAddr, u16, u8), Conn> = HashMap::new();
+    let mut protos: HashMap<&str, u64> = HashMap::new();
     let (mut packets, mut payload_bytes, mut http_txs) = (0u64, 0u64, 0u64);
     while let Some(packet) = reader.next_packet()? {
         packets += 1;
@@ -94,18 +98,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 t.set_raw_enabled(Direction::ToClient, false);
                 t
             }),
-            app: AppLayer::new(
+            app: Some(AppLayer::new(
                 if tcp { Transport::Tcp } else { Transport::Udp },
                 &app_config,
-            ),
+            )),
         });
+        let payload = p.payload(frame);
+        payload_bytes += payload.len() as u64;
+        let Some(app) = conn.app.as_mut() else {
+            // Finished and released: what still comes (last ACKs) is not reassembled.
+            continue;
+        };
         let direction = if a == conn.client {
             Direction::ToServer
         } else {
             Direction::ToClient
         };
-        let payload = p.payload(frame);
-        payload_bytes += payload.len() as u64;
         match conn.tracker.as_mut() {
             Some(tracker) => {
                 let t = TcpPacket::new_unchecked(&frame[usize::from(p.l4_offset)..]);
@@ -120,27 +128,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         + u64::from(packet.timestamp.nanos),
                 };
                 tracker.handle_segment(&seg, &mut pool);
-                drain(tracker, &mut conn.app, &mut http_txs);
+                drain(tracker, app, &mut http_txs);
+                if tracker.is_finished() {
+                    *protos
+                        .entry(app.proto().map_or("none", |p| p.name()))
+                        .or_default() += 1;
+                    conn.app = None;
+                    if let Some(tracker) = conn.tracker.take() {
+                        tracker.release(&mut pool);
+                    }
+                }
             }
-            None => conn.app.on_datagram(direction, payload),
+            None => app.on_datagram(direction, payload),
         }
     }
-    let mut protos: HashMap<&str, u64> = HashMap::new();
     for conn in conns.values_mut() {
+        let Some(app) = conn.app.as_mut() else {
+            continue;
+        };
         if let Some(tracker) = conn.tracker.as_mut() {
             tracker.finish();
-            drain(tracker, &mut conn.app, &mut http_txs);
+            drain(tracker, app, &mut http_txs);
         }
         *protos
-            .entry(conn.app.proto().map_or("none", |p| p.name()))
+            .entry(app.proto().map_or("none", |p| p.name()))
             .or_default() += 1;
     }
     let mut protos: Vec<_> = protos.into_iter().collect();
     protos.sort();
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{packets} packets, {payload_bytes} payload bytes, {} connections {protos:?}, {http_txs} HTTP transactions",
         conns.len()
-    );
-    println!("reassembly: {:?}", pool.counters);
+    )?;
+    writeln!(out, "reassembly: {:?}", pool.counters)?;
     Ok(())
 }

@@ -925,6 +925,19 @@ impl TcpStreamTracker {
         }
     }
 
+    /// Whether nothing more will come out of this tracker: in both directions the app layer has
+    /// had its [`AppChunk::End`] (or is off) and raw inspection is off or has read everything
+    /// up to the end. The connection can then be released.
+    pub fn is_finished(&self) -> bool {
+        self.halves.iter().enumerate().all(|(d, half)| {
+            let app_done = half.app_done || !half.app_enabled;
+            let raw_done = !half.raw_enabled
+                || (self.end_reason(d, half.raw_progress).is_some()
+                    && half.raw_progress >= half.high());
+            app_done && raw_done
+        })
+    }
+
     /// The overlap policy applied to `direction`'s stream.
     pub fn policy(&self, direction: Direction) -> OverlapPolicy {
         self.halves[direction.index()].policy
@@ -1172,6 +1185,26 @@ mod tests {
         conn.client(1, b"abc");
         conn.server_acks(7);
         assert_eq!(conn.drain(ToServer), ["0:abcdef"]);
+    }
+
+    #[test]
+    fn finished_once_both_directions_ended() {
+        let mut conn = Conn::ids(OverlapPolicy::Bsd, 7);
+        for dir in Direction::BOTH {
+            conn.tracker.set_raw_enabled(dir, false);
+        }
+        conn.client(1, b"x");
+        conn.server_acks(2);
+        conn.drain(ToServer);
+        assert!(!conn.tracker.is_finished());
+        conn.send(ToClient, conn.server_isn + 1, 0, RST, b"");
+        conn.drain(ToServer);
+        assert!(
+            !conn.tracker.is_finished(),
+            "the client side has not had its end yet"
+        );
+        conn.drain(ToClient);
+        assert!(conn.tracker.is_finished());
     }
 
     #[test]
