@@ -489,10 +489,124 @@ def seeds():
     return s
 
 
+# ---- IDS application layer and reassembly (crates/fuzz-replay/src/ids_app.rs) -----------------
+
+
+def two_sided(client, server, piece=0):
+    return struct.pack("<HB", len(client), piece) + client + server
+
+
+def dns_name(dotted):
+    out = b""
+    for label in dotted.split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def dns(ident, flags, questions, answers=b"", counts=None):
+    qd = len(questions)
+    an, ns, ar = counts or (0, 0, 0)
+    body = b"".join(dns_name(n) + struct.pack("!HH", t, 1) for n, t in questions)
+    return struct.pack("!HHHHHH", ident, flags, qd, an, ns, ar) + body + answers
+
+
+def rr(name_bytes, rtype, rdata, ttl=300):
+    return name_bytes + struct.pack("!HHIH", rtype, 1, ttl, len(rdata)) + rdata
+
+
+def tls_record(kind, body, version=0x0301):
+    return struct.pack("!BHH", kind, version, len(body)) + body
+
+
+def handshake(kind, body):
+    return bytes([kind]) + struct.pack("!I", len(body))[1:] + body
+
+
+def ext(kind, data):
+    return struct.pack("!HH", kind, len(data)) + data
+
+
+def client_hello(sni, versions=()):
+    exts = ext(0, struct.pack("!HBH", len(sni) + 3, 0, len(sni)) + sni)
+    if versions:
+        exts += ext(43, bytes([2 * len(versions)]) + b"".join(struct.pack("!H", v) for v in versions))
+    exts += ext(10, b"\x00\x04\x00\x1d\x00\x17")
+    body = b"\x03\x03" + bytes(range(32)) + b"\x20" + bytes(32) + b"\x00\x04\x13\x01\xc0\x2f" + b"\x01\x00"
+    body += struct.pack("!H", len(exts)) + exts
+    return tls_record(22, handshake(1, body))
+
+
+def server_hello(version=None):
+    body = b"\x03\x03" + bytes(range(32, 64)) + b"\x00" + b"\x13\x01\x00"
+    if version:
+        body += struct.pack("!H", 6) + ext(43, struct.pack("!H", version))
+    return tls_record(22, handshake(2, body), 0x0303)
+
+
+def segments(setup, segs):
+    out = bytes([setup])
+    for direction, flags, offset, payload, ack_step in segs:
+        out += bytes([(0x80 if direction else 0) | flags]) + struct.pack("<HBB", offset, len(payload), ack_step) + payload
+    return out
+
+
+def app_seeds():
+    import gzip
+    import zlib
+    s = {}
+    get = b"GET /index.html?q=%41 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: seed\r\nCookie: a=1\r\n\r\n"
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello"
+    body = b"<html>" + b"seed body " * 20 + b"</html>"
+    gz = gzip.compress(body, mtime=0)
+    http = {
+        "simple": two_sided(get, ok),
+        "simple-bytewise": two_sided(get, ok, 1),
+        "pipelined": two_sided(get * 3, ok * 3, 7),
+        "chunked-trailer": two_sided(get, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nT: 1\r\n\r\n", 3),
+        "gzip": two_sided(get, b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gz) + gz, 11),
+        "deflate-close": two_sided(get, b"HTTP/1.0 200 OK\r\nContent-Encoding: deflate\r\n\r\n" + zlib.compress(body)),
+        "continue": two_sided(b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody", b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
+        "folding-uri": two_sided(b"GET /a/./b/../C%2fd//e%u0041\\f?x=%41+1#f HTTP/1.1\r\nX-F: a\r\n  b\r\nHost: H.Test.\r\n\r\n", ok),
+        "http09": two_sided(b"GET /simple\r\n", b"<html>raw</html>"),
+        "connect": two_sided(b"CONNECT host:443 HTTP/1.1\r\n\r\n\x16\x03\x01", b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03"),
+        "bad-chunk": two_sided(get, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nrest"),
+        "absolute-uri": two_sided(b"POST http://Proxy.Test:81/x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", b"HTTP/1.1 204 No Content\r\n\r\n"),
+    }
+    s["http_parser"] = http
+    q = [("host.example.test", 1)]
+    answers = rr(b"\xc0\x0c", 5, dns_name("alias.example.test")) + rr(b"\xc0\x0c", 1, bytes([192, 0, 2, 1]))
+    answers += rr(b"\xc0\x0c", 16, b"\x03abc\x02de") + rr(b"\xc0\x0c", 33, struct.pack("!HHH", 1, 2, 80) + b"\xc0\x0c")
+    answers += rr(b"\xc0\x0c", 28, bytes(15) + b"\x01") + rr(b"\xc0\x0c", 15, struct.pack("!H", 10) + b"\xc0\x0c")
+    soa = rr(dns_name("example.test"), 6, dns_name("ns.example.test") + dns_name("root.example.test") + struct.pack("!IIIII", 1, 2, 3, 4, 5))
+    s["dns_message"] = {
+        "query-a": dns(0x1234, 0x0100, q),
+        "response-many-types": dns(0x1234, 0x8180, q, answers, (6, 0, 0)),
+        "nxdomain-soa": dns(7, 0x8183, [("missing.example.test", 1)], soa, (0, 1, 0)),
+        "pointer-loop": struct.pack("!HHHHHH", 1, 0, 1, 0, 0, 0) + b"\xc0\x0c\x00\x01\x00\x01",
+        "ptr-query": dns(9, 0x0100, [("2.0.77.10.in-addr.arpa", 12)]),
+    }
+    ch13 = client_hello(b"tls.example.test", (0x0304, 0x0303))
+    s["tls_handshake"] = {
+        "tls13": two_sided(ch13, server_hello(0x0304) + tls_record(23, bytes(40), 0x0303)),
+        "tls13-bytewise": two_sided(ch13, server_hello(0x0304), 1),
+        "tls12-cert": two_sided(client_hello(b"old.example.test"), server_hello() + tls_record(22, handshake(11, bytes(20))) + tls_record(20, b"\x01"), 5),
+        "split-handshake": two_sided(tls_record(22, ch13[5:30]) + tls_record(22, ch13[30:]), b""),
+    }
+    data = bytes(range(48, 48 + 60))
+    s["tcp_reassembly"] = {
+        "in-order": segments(0, [(0, 0x08, 0, data[:20], 0), (1, 0, 0, b"", 2), (0, 0x08, 20, data[20:40], 0), (1, 0, 0, b"", 3)]),
+        "out-of-order-overlap": segments(4 << 2, [(0, 0, 20, data[20:40], 0), (0, 0, 0, data[:25], 0), (0, 0, 10, b"X" * 30, 0), (1, 0, 0, b"", 4)]),
+        "inline-gap": segments(1, [(0, 0, 0, data[:10], 0), (0, 0, 30, data[30:50], 0), (1, 0, 0, b"", 4)]),
+        "fin-and-reset": segments(2, [(0, 0x01, 0, data[:16], 0), (1, 0x08, 0, b"reply", 1), (1, 0x04, 5, b"", 1)]),
+    }
+    return s
+
+
 def main():
     # Only the targets made here are rewritten: seeds other tools keep (conn_table) stay.
     total = 0
-    for target, files in sorted(seeds().items()):
+    for target, files in sorted({**seeds(), **app_seeds()}.items()):
         d = os.path.join(ROOT, target)
         if os.path.isdir(d):
             shutil.rmtree(d)

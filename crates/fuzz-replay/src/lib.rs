@@ -27,6 +27,10 @@ pub use pipeline_model::{Scenario, check as check_pipeline, pipeline_model};
 
 use std::io::Cursor;
 
+mod ids_app;
+
+pub use ids_app::{dns_message, http_parser, tcp_reassembly, tls_handshake};
+
 use capture::{
     CaptureError, CaptureFormat, CaptureReader, LinkType, MAX_CAPLEN, PcapNgWriter, PcapWriter,
     Timestamp,
@@ -77,6 +81,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("capture_roundtrip", capture_roundtrip),
     ("flow_key", flow_key),
     ("conn_table", conn_table),
+    ("http_parser", http_parser),
+    ("dns_message", dns_message),
+    ("tls_handshake", tls_handshake),
+    ("tcp_reassembly", tcp_reassembly),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

@@ -117,6 +117,10 @@ replay_tests!(
     flow_key,
     conn_table,
     pipeline_model,
+    http_parser,
+    dns_message,
+    tls_handshake,
+    tcp_reassembly,
 );
 
 #[test]
