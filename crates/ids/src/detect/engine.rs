@@ -190,36 +190,33 @@ struct Group {
     matchers: Vec<(BufferId, AhoCorasick, Vec<Vec<u32>>)>,
 }
 
-/// Groups of one (protocol class, direction): the port intervals and their group.
+/// Groups of one (protocol class, direction): a group for the rules whose ports are any or
+/// wide (always scanned), and the narrow-port rules by port interval.
 #[derive(Debug, Default)]
 struct PortTable {
-    /// (first port of the interval, group index), sorted by port.
-    starts: Vec<(u16, u32)>,
+    common: Option<u32>,
+    /// (first port of the interval, group index of its narrow-port rules), sorted by port.
+    starts: Vec<(u16, Option<u32>)>,
 }
 
 impl PortTable {
-    fn group(&self, port: u16) -> Option<u32> {
+    fn narrow(&self, port: u16) -> Option<u32> {
         let i = self.starts.partition_point(|&(p, _)| p <= port);
-        (i > 0).then(|| self.starts[i - 1].1)
+        if i > 0 { self.starts[i - 1].1 } else { None }
     }
 }
 
+/// A rule whose port set holds more ports than this goes into its table's common group: the
+/// prefilter lets it through on other ports too, and the header check refuses them.
+const WIDE_PORT_SET: u32 = 1024;
+
 /// Options of [`Engine::build_with`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct BuildOptions {
     /// Force one regex engine for every pcre (benchmarks and differential tests).
     pub regex_engine: Option<RegexEngine>,
     /// Aho-Corasick implementation of the prefilter (`None`: the crate's choice).
     pub prefilter_kind: Option<AhoCorasickKind>,
-}
-
-impl Default for BuildOptions {
-    fn default() -> Self {
-        BuildOptions {
-            regex_engine: None,
-            prefilter_kind: Some(AhoCorasickKind::DFA),
-        }
-    }
 }
 
 /// A rule that loaded but could not be compiled for matching.
@@ -432,6 +429,19 @@ impl Engine {
 
     fn build_groups(&mut self, opts: BuildOptions) {
         let mut dedup: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut group_of = |this: &mut Engine, members: Vec<u32>| -> Option<u32> {
+            if members.is_empty() {
+                return None;
+            }
+            if let Some(&g) = dedup.get(&members) {
+                return Some(g);
+            }
+            let g = this.groups.len() as u32;
+            let group = this.make_group(&members, opts);
+            this.groups.push(group);
+            dedup.insert(members, g);
+            Some(g)
+        };
         let classes: [&[u8]; 4] = [&[6], &[17], &[1, 58], &[]];
         for (class, protos) in classes.iter().enumerate() {
             for dir in 0..2 {
@@ -449,48 +459,44 @@ impl Engine {
                     })
                     .map(|(i, _)| i as u32)
                     .collect();
-                let ports = |s: &Sig| -> PortSet {
+                let ports = |s: &Sig| -> Option<PortSet> {
                     if class >= 2 {
-                        return PortSet::any();
+                        return None;
                     }
-                    match s.rule.direction {
+                    let p = match s.rule.direction {
                         Direction::OneWay => s.rule.dst_ports.clone(),
                         Direction::Both => s.rule.dst_ports.union(&s.rule.src_ports),
-                    }
+                    };
+                    (p.count() <= WIDE_PORT_SET).then_some(p)
                 };
-                let mut cuts = vec![0u16];
+                let mut common = Vec::new();
+                let mut narrow: Vec<(u32, PortSet)> = Vec::new();
                 for &m in &members {
-                    ports(&self.sigs[m as usize]).cuts(&mut cuts);
+                    match ports(&self.sigs[m as usize]) {
+                        Some(p) => narrow.push((m, p)),
+                        None => common.push(m),
+                    }
+                }
+                let common = group_of(self, common);
+                let mut cuts = vec![0u16];
+                for (_, p) in &narrow {
+                    p.cuts(&mut cuts);
                 }
                 cuts.sort_unstable();
                 cuts.dedup();
-                let sets: Vec<PortSet> = members
-                    .iter()
-                    .map(|&m| ports(&self.sigs[m as usize]))
-                    .collect();
-                let mut starts = Vec::with_capacity(cuts.len());
+                let mut starts: Vec<(u16, Option<u32>)> = Vec::with_capacity(cuts.len());
                 for &cut in &cuts {
-                    let in_group: Vec<u32> = members
+                    let here: Vec<u32> = narrow
                         .iter()
-                        .zip(&sets)
                         .filter(|(_, p)| p.contains(cut))
-                        .map(|(&m, _)| m)
+                        .map(|&(m, _)| m)
                         .collect();
-                    let g = match dedup.get(&in_group) {
-                        Some(&g) => g,
-                        None => {
-                            let g = self.groups.len() as u32;
-                            let group = self.make_group(&in_group, opts);
-                            self.groups.push(group);
-                            dedup.insert(in_group, g);
-                            g
-                        }
-                    };
+                    let g = group_of(self, here);
                     if starts.last().is_none_or(|&(_, last)| last != g) {
                         starts.push((cut, g));
                     }
                 }
-                self.tables[class * 2 + dir] = PortTable { starts };
+                self.tables[class * 2 + dir] = PortTable { common, starts };
             }
         }
         self.stats.groups = self.groups.len();
@@ -621,31 +627,31 @@ impl Engine {
             FlowDirection::ToClient => 1,
         };
         let port = if class < 2 { pkt.dst_port } else { 0 };
-        let Some(group) = self.tables[class * 2 + dir].group(port) else {
-            return verdict;
-        };
-        let group = &self.groups[group as usize];
+        let table = &self.tables[class * 2 + dir];
 
-        // Prefilter.
+        // Prefilter: the common group, then the narrow-port group of this port.
         scratch.candidates.clear();
-        for &m in &group.always {
-            scratch.mark(m);
-        }
-        for (buffer, ac, rules) in &group.matchers {
-            let scan = |hay: &[u8], scratch: &mut Scratch| {
-                for mat in ac.find_overlapping_iter(hay) {
-                    for &r in &rules[mat.pattern().as_usize()] {
-                        scratch.mark(r);
+        let groups = [table.common, table.narrow(port)];
+        for group in groups.iter().flatten().map(|&g| &self.groups[g as usize]) {
+            for &m in &group.always {
+                scratch.mark(m);
+            }
+            for (buffer, ac, rules) in &group.matchers {
+                let scan = |hay: &[u8], scratch: &mut Scratch| {
+                    for mat in ac.find_overlapping_iter(hay) {
+                        for &r in &rules[mat.pattern().as_usize()] {
+                            scratch.mark(r);
+                        }
                     }
+                };
+                if *buffer == BufferId::PktData {
+                    scan(pkt.payload, scratch);
+                    if let Some(s) = bufs.buffer(BufferId::RawStream) {
+                        scan(s, scratch);
+                    }
+                } else if let Some(b) = bufs.buffer(*buffer) {
+                    scan(b, scratch);
                 }
-            };
-            if *buffer == BufferId::PktData {
-                scan(pkt.payload, scratch);
-                if let Some(s) = bufs.buffer(BufferId::RawStream) {
-                    scan(s, scratch);
-                }
-            } else if let Some(b) = bufs.buffer(*buffer) {
-                scan(b, scratch);
             }
         }
         for &c in &scratch.candidates {

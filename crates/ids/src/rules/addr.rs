@@ -193,6 +193,15 @@ impl PortSet {
         self.0.contains(u128::from(port))
     }
 
+    /// How many ports the set holds.
+    pub fn count(&self) -> u32 {
+        self.0
+            .spans
+            .iter()
+            .map(|&(lo, hi)| (hi - lo + 1) as u32)
+            .sum()
+    }
+
     /// The union of two sets.
     pub fn union(&self, other: &PortSet) -> PortSet {
         PortSet(self.0.union(&other.0))
