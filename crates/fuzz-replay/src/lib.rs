@@ -19,6 +19,8 @@
 //! }
 //! ```
 
+mod ids_rules;
+
 use std::io::Cursor;
 
 use capture::{
@@ -47,6 +49,8 @@ use wire::{
 /// A fuzz target body: takes any bytes, panics only on a bug.
 pub type Target = fn(&[u8]);
 
+pub use ids_rules::ids_rule;
+
 /// Every fuzz target, by the name of its file in `fuzz/fuzz_targets/` and of its corpus
 /// directory in `fuzz/corpus/`.
 pub const TARGETS: &[(&str, Target)] = &[
@@ -66,6 +70,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("capture_reader", capture_reader),
     ("capture_roundtrip", capture_roundtrip),
     ("flow_key", flow_key),
+    ("ids_rule", ids_rule),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

@@ -1987,3 +1987,58 @@ mod tests {
         assert_eq!(sid_of("garbage"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(text: &str) -> Result<Rule, RuleError> {
+        parse_rule(
+            text,
+            &Vars::suricata_defaults(),
+            &Classifications::suricata_default(),
+        )
+    }
+
+    proptest! {
+        /// Any text gives a rule or an error naming a keyword, never a panic.
+        #[test]
+        fn any_text_parses_or_names_a_keyword(s in "\\PC{0,200}") {
+            if let Err(e) = parse(&s) {
+                prop_assert!(!e.keyword.is_empty());
+            }
+        }
+
+        /// Option lists built from real keywords and junk values never panic either.
+        #[test]
+        fn keyword_soup(parts in proptest::collection::vec(
+            (prop::sample::select(vec![
+                "content", "depth", "offset", "distance", "within", "nocase", "pcre",
+                "byte_test", "byte_jump", "isdataat", "flow", "flowbits", "dsize", "flags",
+                "threshold", "http.uri", "http_uri", "fast_pattern", "bsize", "urilen",
+                "dotprefix", "app-layer-protocol", "startswith", "endswith", "sid",
+            ]), "[ -~]{0,12}"), 0..8)) {
+            let opts: String = parts.iter().map(|(k, v)| format!("{k}:{v}; ")).collect();
+            let _ = parse(&format!("alert tcp any any -> any any ({opts}sid:1;)"));
+        }
+
+        /// Any bytes written as a hex content come back as the pattern, however the hex and
+        /// text runs are split.
+        #[test]
+        fn hex_content_round_trips(bytes in proptest::collection::vec(any::<u8>(), 1..40)) {
+            let mut text = String::new();
+            for b in &bytes {
+                if b.is_ascii_alphanumeric() {
+                    text.push(*b as char);
+                } else {
+                    text.push_str(&format!("|{b:02x}|"));
+                }
+            }
+            let r = parse(&format!("alert tcp any any -> any any (content:\"{text}\"; sid:1;)"))
+                .unwrap();
+            let Inspect::Content(c) = &r.buffers[0].keywords[0] else { panic!() };
+            prop_assert_eq!(&c.pattern, &bytes);
+        }
+    }
+}
