@@ -1182,6 +1182,46 @@ mod tests {
         }
     }
 
+    /// A UDP flow of ten packets checked against Suricata 7.0.10 (`suricata -r` with the
+    /// benchmark kit's suricata.yaml): flowbit order within a packet, limit, both,
+    /// detection_filter, a packet-only pass, toggle with noalert.
+    #[test]
+    fn agrees_with_suricata_7_0_10_across_packets() {
+        let mut r = Run::new(
+            "alert udp any any -> any 7000 (content:\"p\"; flowbits:isset,x; sid:1;)\n\
+             alert udp any any -> any 7000 (content:\"p\"; flowbits:set,x; sid:2;)\n\
+             alert udp any any -> any 7000 (content:\"L\"; threshold:type limit, track by_src, count 1, seconds 60; sid:3;)\n\
+             alert udp any any -> any 7000 (content:\"B\"; threshold:type both, track by_dst, count 2, seconds 60; sid:4;)\n\
+             alert udp any any -> any 7000 (content:\"D\"; detection_filter:track by_src, count 2, seconds 60; sid:5;)\n\
+             pass udp any any -> any 7000 (content:\"Q\"; sid:6;)\n\
+             alert udp any any -> any 7000 (content:\"q\"; nocase; sid:7;)\n\
+             alert udp any any -> any 7000 (content:\"T\"; flowbits:toggle,y; flowbits:noalert; sid:8;)\n\
+             alert udp any any -> any 7000 (content:\"Y\"; flowbits:isset,y; sid:9;)\n",
+        );
+        let payloads: [&[u8]; 10] = [
+            b"p", b"p", b"LBD", b"LBD", b"LBD", b"Q q", b"q", b"TY", b"TY", b"TY",
+        ];
+        let want: [&[u32]; 10] = [
+            &[2, 1],
+            &[2, 1],
+            &[3],
+            &[4],
+            &[5],
+            &[],
+            &[7],
+            &[9],
+            &[],
+            &[9],
+        ];
+        for (i, (payload, want)) in payloads.iter().zip(want).enumerate() {
+            let mut p = pkt(payload);
+            p.ip_proto = 17;
+            p.dst_port = 7000;
+            p.time_ns = (1_700_000_000 + i as u64) * 1_000_000_000;
+            assert_eq!(r.sids(&p, &NoBuffers).0, want, "packet {}", i + 1);
+        }
+    }
+
     #[test]
     fn alerts_buffer_is_bounded() {
         let rules: String = (1..=20)

@@ -222,7 +222,12 @@ impl Ctx<'_> {
             };
             let mut end = len;
             if let Some(w) = c.within {
-                end = end.min(prev + i64::from(w) + distance);
+                // Suricata computes this limit in unsigned arithmetic: a negative one wraps
+                // and then clamps to the buffer length (checked against Suricata 7.0.10).
+                let limit = prev + i64::from(w) + distance;
+                if limit >= 0 {
+                    end = end.min(limit);
+                }
             }
             (start, end)
         } else {
@@ -432,8 +437,10 @@ fn byte_jump(j: &ByteJump, buf: &[u8], offset: usize) -> Option<usize> {
     } else {
         (pos + took as i64).wrapping_add(v)
     };
+    // Suricata 7.0.10 lets a jump land exactly at the end (checked against it: a relative
+    // `isdataat:!1` then matches), not past it; before the start it clamps to the start.
     let target = target.max(0);
-    if target >= len {
+    if target > len {
         return None;
     }
     Some(target as usize)
@@ -598,8 +605,9 @@ mod tests {
             r#"byte_jump:2,0,string,dec; content:"X"; within:1;"#,
             b"02abX"
         ));
-        // A jump past the end fails.
+        // A jump past the end fails; one to the very end does not.
         assert!(!m("byte_jump:1,0;", b"\x09ab"));
+        assert!(m("byte_jump:1,0; isdataat:!1,relative;", b"\x02ab"));
         assert!(m(
             r#"content:"L"; byte_jump:1,0,relative; content:"X"; within:1;"#,
             b"L\x01aX"
@@ -614,6 +622,63 @@ mod tests {
         assert!(m(r#"content:"ab"; isdataat:2,relative;"#, b"abcd"));
         assert!(!m(r#"content:"ab"; isdataat:3,relative;"#, b"abcd"));
         assert!(m(r#"content:"ab"; isdataat:!3,relative;"#, b"abcd"));
+    }
+
+    /// Cases checked against Suricata 7.0.10 (`suricata -r` over one UDP datagram per case
+    /// with the benchmark kit's suricata.yaml): the payload, and whether Suricata alerted.
+    #[test]
+    fn agrees_with_suricata_7_0_10() {
+        let cases: &[(&str, &[u8], bool)] = &[
+            ("byte_jump:1,0; isdataat:!1,relative;", b"\x03abc", true),
+            (
+                r#"byte_jump:1,0; content:"c"; distance:-1;"#,
+                b"\x03abc",
+                true,
+            ),
+            (r#"content:"ab"; isdataat:2,relative;"#, b"xabcd", true),
+            (r#"content:"ab"; isdataat:3,relative;"#, b"xabcd", false),
+            ("byte_test:3,=,12,0,string,dec;", b" 12x", true),
+            (
+                r#"content:"b"; content:"a"; distance:-5; within:1;"#,
+                b"ab",
+                true,
+            ),
+            (r#"pcre:"/abc$/";"#, b"abc\n", true),
+            (r#"content:"a"; within:1;"#, b"xa", false),
+            (
+                r#"content:"a"; content:!"b"; distance:0; within:2;"#,
+                b"ab..a..",
+                true,
+            ),
+            (r#"content:"BC"; nocase; endswith;"#, b"abc", true),
+            (
+                r#"byte_jump:1,0,from_end,post_offset -2; content:"c";"#,
+                b"\x00abc",
+                true,
+            ),
+            ("isdataat:4;", b"abcd", false),
+            (
+                "byte_test:1,&,0x80,0; byte_test:1,^,0x81,0;",
+                b"\x81",
+                false,
+            ),
+            (
+                r#"content:"ab"; byte_jump:1,0,relative,align; content:"X"; within:1;"#,
+                b"ab\x01...X",
+                false,
+            ),
+            (r#"byte_jump:1,0; content:"Z"; within:1;"#, b"\x02..Z", true),
+            ("byte_test:2,=,0x0102,0,bitmask 0x0ff0;", b"\x10\x20", false),
+            (
+                r#"content:"a"; pcre:"/^b/R"; content:"c"; within:1;"#,
+                b"ab.abc",
+                true,
+            ),
+            (r#"content:!"zz"; content:"q";"#, b"q", true),
+        ];
+        for (opts, payload, want) in cases {
+            assert_eq!(m(opts, payload), *want, "{opts} on {payload:?}");
+        }
     }
 
     #[test]
