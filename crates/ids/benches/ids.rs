@@ -112,7 +112,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes as u64));
     g.sample_size(10);
     for (name, kind) in [
-        ("auto", None),
+        ("default", None),
         ("dfa", Some(AhoCorasickKind::DFA)),
         ("contiguous_nfa", Some(AhoCorasickKind::ContiguousNFA)),
         ("noncontiguous_nfa", Some(AhoCorasickKind::NoncontiguousNFA)),

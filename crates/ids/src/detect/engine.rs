@@ -210,12 +210,16 @@ impl PortTable {
 /// prefilter lets it through on other ports too, and the header check refuses them.
 const WIDE_PORT_SET: u32 = 1024;
 
+/// Largest pattern set given a DFA by default.
+const DFA_MAX_PATTERNS: usize = 1_000;
+
 /// Options of [`Engine::build_with`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BuildOptions {
     /// Force one regex engine for every pcre (benchmarks and differential tests).
     pub regex_engine: Option<RegexEngine>,
-    /// Aho-Corasick implementation of the prefilter (`None`: the crate's choice).
+    /// Aho-Corasick implementation of the prefilter (`None`: a DFA up to 1,000 patterns, a
+    /// contiguous NFA beyond).
     pub prefilter_kind: Option<AhoCorasickKind>,
 }
 
@@ -545,10 +549,19 @@ impl Engine {
             let mut pats: Vec<(Vec<u8>, Vec<u32>)> = pats.into_iter().collect();
             pats.sort();
             self.stats.patterns += pats.len();
+            // A DFA scans fastest (measured: BENCHMARKS.md) but its size grows with the
+            // patterns; past DFA_MAX_PATTERNS the contiguous NFA keeps memory in bounds.
+            let kind = opts
+                .prefilter_kind
+                .or(Some(if pats.len() <= DFA_MAX_PATTERNS {
+                    AhoCorasickKind::DFA
+                } else {
+                    AhoCorasickKind::ContiguousNFA
+                }));
             let ac = AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
-                .kind(opts.prefilter_kind)
+                .kind(kind)
                 .build(pats.iter().map(|(p, _)| p))
                 .or_else(|_| {
                     AhoCorasickBuilder::new()
