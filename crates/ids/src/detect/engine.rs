@@ -1235,6 +1235,27 @@ mod tests {
         }
     }
 
+    /// Checked against Suricata 7.0.10: a pass rule without payload keywords passes the whole
+    /// flow, with or without a port in its header (the second packet of each flow is quiet).
+    #[test]
+    fn pass_without_payload_passes_the_flow_like_suricata() {
+        for pass in [
+            "pass udp 10.0.0.1 any -> 192.0.2.7 7001 (sid:1;)",
+            "pass udp 10.0.0.1 any -> 192.0.2.7 any (sid:3;)",
+        ] {
+            let mut r = Run::new(&format!(
+                "{pass}\nalert udp any any -> any any (content:\"a\"; sid:2;)\n"
+            ));
+            for _ in 0..2 {
+                let mut p = pkt(b"a");
+                p.ip_proto = 17;
+                p.dst_port = 7001;
+                assert!(r.sids(&p, &NoBuffers).0.is_empty(), "{pass}");
+            }
+            assert!(r.flow.passed);
+        }
+    }
+
     #[test]
     fn alerts_buffer_is_bounded() {
         let rules: String = (1..=20)
