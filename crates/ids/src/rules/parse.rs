@@ -11,7 +11,14 @@ use crate::detect::BufferId;
 /// The sid of a rule's text, found without parsing the rest (for reporting a failed rule).
 pub(crate) fn sid_of(text: &str) -> Option<u32> {
     let open = text.find('(')?;
-    for (key, value) in split_options(&text[open + 1..]).ok()? {
+    let body = text[open + 1..].trim_end();
+    let body = body.strip_suffix(')').unwrap_or(body).trim_end();
+    let body = if body.ends_with(';') {
+        body.to_owned()
+    } else {
+        format!("{body};")
+    };
+    for (key, value) in split_options(&body).ok()? {
         if key == "sid" {
             return value.and_then(|v| v.trim().parse().ok());
         }
@@ -65,6 +72,12 @@ fn split_options(body: &str) -> Result<Vec<(&str, Option<&str>)>, RuleError> {
             i += 1;
         }
         let opt = &body[start..i];
+        if i >= bytes.len() {
+            return Err(RuleError::new(
+                "rule",
+                format!("option {:?} is not ended by `;`", opt.trim()),
+            ));
+        }
         i += 1; // the ';'
         let (key, value) = match opt.find(':') {
             Some(c) => (opt[..c].trim(), Some(opt[c + 1..].trim())),
@@ -618,8 +631,8 @@ impl Builder {
             }
             "priority" => {
                 let n = parse_u32(key, need(key, value)?)?;
-                if !(1..=255).contains(&n) {
-                    return Err(RuleError::new(key, "must be 1-255"));
+                if n > 255 {
+                    return Err(RuleError::new(key, "must be 0-255"));
                 }
                 rule.priority = n as u8;
                 self.priority_set = true;
@@ -712,12 +725,8 @@ impl Builder {
                     Some((n, "raw")) | Some((n, " raw")) => (n, BufferId::HttpUriRaw),
                     Some((n, m)) if m.trim() == "raw" => (n, BufferId::HttpUriRaw),
                     Some((n, m)) if m.trim() == "norm" => (n, BufferId::HttpUri),
-                    Some((_, m)) => {
-                        return Err(RuleError::new(
-                            key,
-                            format!("unknown option {:?}", m.trim()),
-                        ));
-                    }
+                    // Suricata reads anything else as the normalised URI.
+                    Some((n, _)) => (n, BufferId::HttpUri),
                     None => (v, BufferId::HttpUri),
                 };
                 let m = parse_num_match(key, num, u64::from(u16::MAX))?;
@@ -1057,7 +1066,7 @@ impl Builder {
                 },
             }
         }
-        if buffer.is_some() && self.sticky.is_some() {
+        if buffer.is_some() && self.sticky.is_some() && buffer != self.sticky {
             return Err(RuleError::new(
                 key,
                 "a buffer flag cannot be combined with a sticky buffer",
@@ -1234,15 +1243,17 @@ impl Builder {
             c => return Err(RuleError::new(key, format!("unknown command {c:?}"))),
         };
         let names = names.ok_or_else(|| RuleError::new(key, "needs a flowbit name"))?;
-        let names: Vec<String> = names.split('|').map(|n| n.trim().to_owned()).collect();
+        // `a|b` means either bit for isset/isnotset; Suricata 7 takes it as one name otherwise.
+        let names: Vec<String> = if matches!(cmd, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet) {
+            names.split('|').map(|n| n.trim().to_owned()).collect()
+        } else {
+            vec![names.to_owned()]
+        };
         if names
             .iter()
             .any(|n| n.is_empty() || n.chars().any(|c| c.is_whitespace() || c == ',' || c == ';'))
         {
             return Err(RuleError::new(key, format!("bad flowbit name in {v:?}")));
-        }
-        if names.len() > 1 && !matches!(cmd, FlowbitCmd::IsSet | FlowbitCmd::IsNotSet) {
-            return Err(RuleError::new(key, "only isset and isnotset take a|b"));
         }
         rule.flowbits.push(Flowbit { cmd, names });
         Ok(())
@@ -1274,19 +1285,14 @@ impl Builder {
                 ));
             }
         }
-        if let Some(p) = rule.app_proto {
-            if !rule.protocol.allows_ip_proto(6) && !rule.protocol.allows_ip_proto(17) {
-                return Err(RuleError::new(
-                    "protocol",
-                    format!("{p:?} buffers in a rule for a protocol without it"),
-                ));
-            }
-            if matches!(rule.protocol, Protocol::Udp) && p != AppProto::Dns {
-                return Err(RuleError::new(
-                    "protocol",
-                    format!("{p:?} does not run over udp"),
-                ));
-            }
+        if let Some(p) = rule.app_proto
+            && !rule.protocol.allows_ip_proto(6)
+            && !rule.protocol.allows_ip_proto(17)
+        {
+            return Err(RuleError::new(
+                "protocol",
+                format!("{p:?} buffers in a rule for a protocol without it"),
+            ));
         }
         let (ts, tc) = rule.directions();
         if !ts && !tc {
@@ -1294,9 +1300,6 @@ impl Builder {
                 "flow",
                 "the rule's buffers and flow direction contradict each other",
             ));
-        }
-        if rule.tcp_flags.is_some() && !rule.protocol.allows_ip_proto(6) {
-            return Err(RuleError::new("flags", "only applies to tcp"));
         }
         Ok(())
     }
@@ -1385,9 +1388,7 @@ impl ByteOptions {
 
     fn format(&self) -> Result<NumberFormat, RuleError> {
         if self.string {
-            if self.endian.is_some() {
-                return Err(RuleError::new(self.key, "string cannot take an endianness"));
-            }
+            // Suricata accepts an endianness with `string` and ignores it.
             Ok(NumberFormat::String(self.base.unwrap_or(10)))
         } else {
             if self.base.is_some() {
@@ -1529,8 +1530,13 @@ mod tests {
     use super::*;
 
     fn parse(opts: &str) -> Result<Rule, RuleError> {
+        let end = if opts.trim_end().ends_with(';') {
+            ""
+        } else {
+            ";"
+        };
         parse_rule(
-            &format!("alert tcp any any -> any any ({opts})"),
+            &format!("alert tcp any any -> any any ({opts}{end})"),
             &Vars::suricata_defaults(),
             &Classifications::suricata_default(),
         )
@@ -1591,6 +1597,7 @@ mod tests {
             ("alert tcp any any -> any (sid:1;)", "header"),
             ("alert tcp any any -> any any sid:1;", "rule"),
             ("alert tcp any any -> any any (sid:1;", "rule"),
+            ("alert tcp any any -> any any (sid:1)", "rule"),
         ] {
             let e = parse_rule(text, &v, &c).unwrap_err();
             assert_eq!(e.keyword, kw, "{text}: {e}");
@@ -1636,7 +1643,8 @@ mod tests {
         assert_eq!(err("sid:1; sid:2").keyword, "sid");
         assert_eq!(err("sid:x").keyword, "sid");
         assert_eq!(err("classtype:nope; sid:1").keyword, "classtype");
-        assert_eq!(err("priority:0; sid:1").keyword, "priority");
+        assert_eq!(err("priority:256; sid:1").keyword, "priority");
+        assert_eq!(ok("priority:0; sid:1").priority, 0);
         assert_eq!(err("target:both; sid:1").keyword, "target");
         assert_eq!(err("msg:noquotes; sid:1").keyword, "msg");
         assert_eq!(err("reference:nocomma; sid:1").keyword, "reference");
@@ -1774,13 +1782,9 @@ mod tests {
         );
         let v = Vars::suricata_defaults();
         let c = Classifications::suricata_default();
-        let e = parse_rule(
-            "alert udp any any -> any any (http.uri; content:\"x\"; sid:1;)",
-            &v,
-            &c,
-        )
-        .unwrap_err();
-        assert_eq!(e.keyword, "protocol");
+        // Suricata 7.0.10 loads HTTP buffers in a udp rule (it can never match).
+        let r = "alert udp any any -> any any (http.uri; content:\"x\"; sid:1;)";
+        assert!(parse_rule(r, &v, &c).is_ok());
         assert!(
             parse_rule(
                 "alert udp any any -> any 53 (dns.query; content:\"x\"; sid:1;)",
@@ -1808,7 +1812,9 @@ mod tests {
         assert_eq!(err(r#"pcre:"/a(/"; sid:1"#).keyword, "pcre");
         assert_eq!(err(r#"pcre:"/a/q"; sid:1"#).keyword, "pcre");
         assert_eq!(err(r#"pcre:"a"; sid:1"#).keyword, "pcre");
-        assert_eq!(err(r#"http.uri; pcre:"/a/U"; sid:1"#).keyword, "pcre");
+        assert_eq!(err(r#"http.uri; pcre:"/a/H"; sid:1"#).keyword, "pcre");
+        // The flag of the sticky buffer itself is accepted, as by Suricata.
+        ok(r#"http.uri; pcre:"/a/U"; sid:1"#);
         assert_eq!(err(r#"pcre:"/a/UH"; sid:1"#).keyword, "pcre");
         // Semicolons inside the expression must be escaped, as in Suricata.
         let r = ok(r#"pcre:"/a\;b/"; sid:1"#);
@@ -1843,7 +1849,6 @@ mod tests {
             "byte_test:2,=,1; sid:1",
             "byte_test:2,=,1,0,big,little; sid:1",
             "byte_test:2,=,1,0,hex; sid:1",
-            "byte_test:2,=,1,0,string,big; sid:1",
             "byte_test:2,=,1,0,align; sid:1",
             "byte_test:24,=,1,0,string,dec; sid:1",
             "byte_jump:2; sid:1",
@@ -1899,15 +1904,16 @@ mod tests {
             ("flags:; sid:1", "flags"),
             ("flowbits:set; sid:1", "flowbits"),
             ("flowbits:frob,a; sid:1", "flowbits"),
-            ("flowbits:set,a|b; sid:1", "flowbits"),
             ("flowbits:noalert,a; sid:1", "flowbits"),
         ] {
             assert_eq!(err(opts).keyword, kw, "{opts}");
         }
         let v = Vars::suricata_defaults();
         let c = Classifications::suricata_default();
-        let e = parse_rule("alert udp any any -> any any (flags:S; sid:1;)", &v, &c).unwrap_err();
-        assert_eq!(e.keyword, "flags");
+        // Suricata loads flags in a udp rule (it can never match).
+        assert!(parse_rule("alert udp any any -> any any (flags:S; sid:1;)", &v, &c).is_ok());
+        // `set,a|b` is one bit named "a|b" (Suricata 7 loads it).
+        assert_eq!(ok("flowbits:set,a|b; sid:1").flowbits[0].names, vec!["a|b"]);
     }
 
     #[test]
@@ -1975,7 +1981,11 @@ mod tests {
             "dotprefix"
         );
         assert_eq!(err("dotprefix; sid:1").keyword, "dotprefix");
-        assert_eq!(err("urilen:5,sideways; sid:1").keyword, "urilen");
+        // Suricata reads an unknown urilen modifier as the normalised URI.
+        assert_eq!(
+            ok("urilen:5,sideways; sid:1").buffers[0].buffer,
+            BufferId::HttpUri
+        );
     }
 
     #[test]
