@@ -24,6 +24,7 @@ mod pipeline_model;
 
 pub use conntrack::conn_table;
 pub use pipeline_model::{Scenario, check as check_pipeline, pipeline_model};
+mod ids_rules;
 
 use std::io::Cursor;
 
@@ -59,6 +60,8 @@ use wire::{
 /// A fuzz target body: takes any bytes, panics only on a bug.
 pub type Target = fn(&[u8]);
 
+pub use ids_rules::ids_rule;
+
 /// Every fuzz target, by the name of its file in `fuzz/fuzz_targets/` and of its corpus
 /// directory in `fuzz/corpus/`.
 pub const TARGETS: &[(&str, Target)] = &[
@@ -85,6 +88,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("dns_message", dns_message),
     ("tls_handshake", tls_handshake),
     ("tcp_reassembly", tcp_reassembly),
+    ("ids_rule", ids_rule),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

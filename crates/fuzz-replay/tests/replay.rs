@@ -121,6 +121,7 @@ replay_tests!(
     dns_message,
     tls_handshake,
     tcp_reassembly,
+    ids_rule,
 );
 
 #[test]

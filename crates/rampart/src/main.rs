@@ -25,6 +25,7 @@ mod cli;
 mod completions;
 mod decode;
 mod replay;
+mod rules;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Rules(args) => rules::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
