@@ -254,6 +254,81 @@ fn write_with_members(
     Ok(())
 }
 
+/// Writes the EVE line of a record an engine logged (a transaction: `http`, `dns`, `tls`,
+/// `fileinfo`): Suricata's header for the packet it is about (or for a connection as a whole,
+/// from `rec`), the engine's members, and `pcap_cnt`.
+#[allow(clippy::too_many_arguments)]
+pub fn log_line(
+    time_ns: u64,
+    flow_id: Option<u64>,
+    in_iface: Option<&str>,
+    event_type: &str,
+    packet: Option<(&[u8], &ParsedPacket)>,
+    rec: Option<&ConnRecord>,
+    app_proto: Option<&str>,
+    pcap_cnt: u64,
+    members: &str,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    // A header-only event: an alert body is serialized and cut away below.
+    let mut ev = EveEvent::new(
+        timestamp(time_ns),
+        AlertEvent {
+            action: AlertAction::Allowed,
+            gid: 0,
+            signature_id: 0,
+            rev: 0,
+            signature: Cow::Borrowed(""),
+            category: Cow::Borrowed(""),
+            severity: 0,
+        },
+    );
+    ev.flow_id = flow_id;
+    ev.in_iface = in_iface.map(Cow::Borrowed);
+    match (packet, rec) {
+        (Some((frame, p)), _) => {
+            packet_header(&mut ev, frame, p);
+            ev.pkt_src = Some(Cow::Borrowed(PKT_SRC_WIRE));
+        }
+        (None, Some(r)) => {
+            ev.endpoints = Some(Endpoints::new(
+                r.src_ip,
+                r.src_port,
+                r.dest_ip,
+                r.dest_port,
+                r.proto,
+            ));
+        }
+        (None, None) => {}
+    }
+    let mut v = serde_json::to_value(&ev).map_err(std::io::Error::from)?;
+    let Some(map) = v.as_object_mut() else {
+        return Err(std::io::Error::other("an event is not a JSON object"));
+    };
+    map.remove("alert");
+    map.insert("event_type".into(), serde_json::Value::from(event_type));
+    if let Some(a) = app_proto {
+        map.insert("app_proto".into(), serde_json::Value::from(a));
+    }
+    let start = out.len();
+    serde_json::to_writer(&mut *out, &v).map_err(std::io::Error::from)?;
+    if out.last() != Some(&b'}') {
+        out.truncate(start);
+        return Err(std::io::Error::other("an event is not a JSON object"));
+    }
+    out.pop();
+    if !members.is_empty() {
+        out.push(b',');
+        out.extend_from_slice(members.as_bytes());
+    }
+    if pcap_cnt != 0 {
+        use std::io::Write;
+        write!(out, ",\"pcap_cnt\":{pcap_cnt}")?;
+    }
+    out.extend_from_slice(b"}\n");
+    Ok(())
+}
+
 /// Writes a connection's `flow` event line.
 pub fn flow_line(rec: &ConnRecord, out: &mut Vec<u8>) -> std::io::Result<()> {
     let mut ev = rec.to_eve();

@@ -73,10 +73,23 @@ pub struct AlertRecord {
     extra: Range<u32>,
 }
 
-/// The alerts of one batch.
+/// An EVE record an engine logs about a packet or a connection that is not an alert (a
+/// protocol transaction: `http`, `dns`, `tls`, `fileinfo`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// The packet of the batch it is about, or `u16::MAX` for a connection as a whole.
+    pub packet: u16,
+    pub engine: &'static str,
+    /// The EVE `event_type`.
+    pub event_type: &'static str,
+    members: Range<u32>,
+}
+
+/// The alerts and logged records of one batch.
 #[derive(Debug, Default)]
 pub struct Alerts {
     records: Vec<AlertRecord>,
+    logs: Vec<LogRecord>,
     text: Vec<u8>,
 }
 
@@ -89,6 +102,7 @@ impl Alerts {
     /// Empties the arena, keeping its buffers.
     pub fn clear(&mut self) {
         self.records.clear();
+        self.logs.clear();
         self.text.clear();
     }
 
@@ -97,9 +111,40 @@ impl Alerts {
         self.records.len()
     }
 
-    /// True when there is none.
+    /// True when there is no alert and no logged record.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.records.is_empty() && self.logs.is_empty()
+    }
+
+    /// Logs an EVE record of `event_type` about `packet`: `members` appends its JSON members
+    /// (`"http":{...}`, no leading comma). A `members` that fails logs nothing.
+    pub fn log(
+        &mut self,
+        packet: u16,
+        engine: &'static str,
+        event_type: &'static str,
+        members: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+    ) {
+        let start = self.text.len();
+        match members(&mut self.text) {
+            Ok(()) => self.logs.push(LogRecord {
+                packet,
+                engine,
+                event_type,
+                members: start as u32..self.text.len() as u32,
+            }),
+            Err(_) => self.text.truncate(start),
+        }
+    }
+
+    /// The logged records, in order.
+    pub fn logs(&self) -> &[LogRecord] {
+        &self.logs
+    }
+
+    /// A logged record's JSON members.
+    pub fn members(&self, r: &LogRecord) -> &str {
+        self.text(&r.members)
     }
 
     fn put(&mut self, s: &[u8]) -> Range<u32> {
@@ -188,6 +233,12 @@ impl Alerts {
                 msg: shift(&r.msg),
                 class: shift(&r.class),
                 extra: shift(&r.extra),
+                ..r
+            });
+        }
+        for r in other.logs.drain(..) {
+            self.logs.push(LogRecord {
+                members: shift(&r.members),
                 ..r
             });
         }

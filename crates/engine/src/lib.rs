@@ -68,7 +68,7 @@ pub mod view;
 use std::any::Any;
 use std::sync::Arc;
 
-pub use alerts::{Alert, AlertRecord, Alerts};
+pub use alerts::{Alert, AlertRecord, Alerts, LogRecord};
 pub use chain::{Chain, ChainOutcome, EngineFactory, HostedEngine, MAX_ENGINES, factory};
 pub use conn::{ConnHandle, ConnRecord, ConnState, Direction};
 pub use flow::PortId;
@@ -331,6 +331,20 @@ impl<'v, 'a, S: Default> Inspection<'v, 'a, S> {
     ) {
         if self.shown & (1 << i) != 0 {
             self.alerts.push(i as u16, self.engine, alert, extra);
+        }
+    }
+
+    /// Logs an EVE record of `event_type` about packet `i` (a protocol transaction): `members`
+    /// appends its JSON members (`"http":{...}`, no leading comma). Written whatever happens
+    /// to the packet later.
+    pub fn log(
+        &mut self,
+        i: usize,
+        event_type: &'static str,
+        members: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+    ) {
+        if self.shown & (1 << i) != 0 {
+            self.alerts.log(i as u16, self.engine, event_type, members);
         }
     }
 

@@ -117,7 +117,7 @@ impl Worker {
         self.ingress.conn_end(rec, &mut self.conn_alerts);
         self.egress.conn_end(rec, &mut self.conn_alerts);
         self.conn_flags.take(rec.handle);
-        let alerted = rec.alerted || !self.conn_alerts.is_empty();
+        let alerted = rec.alerted || !self.conn_alerts.records().is_empty();
         let rec = ConnRecord { alerted, ..*rec };
         obs.on_flow(&FlowNotice {
             position,

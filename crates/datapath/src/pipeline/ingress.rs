@@ -14,7 +14,7 @@ use engine::{Action, Alerts, ChainOutcome, ConnInfo, ConnSlots, PacketView, Stag
 
 use super::connection::ConnFlags;
 use super::egress::RejectAt;
-use super::{AlertNotice, Batch, DropNotice, Observer, Worker};
+use super::{AlertNotice, Batch, DropNotice, LogNotice, Observer, Worker};
 use crate::MAX_BATCH;
 use crate::counters::DatapathCounters;
 use crate::port::PortId;
@@ -281,6 +281,30 @@ pub(super) fn report_alerts(
             app_proto,
             alerts,
             alert: a,
+        });
+    }
+    for l in alerts.logs() {
+        let j = usize::from(l.packet);
+        let (Some(v), Some(&slot)) = (site.views.get(j), site.map.get(j)) else {
+            continue;
+        };
+        let i = usize::from(slot);
+        let app_proto = outcome.app_protos.get(j).copied().flatten().or_else(|| {
+            v.conn
+                .and_then(|c| conns.snapshot(c.handle, events::FlowEndReason::Unknown))
+                .and_then(|r| r.app_proto)
+        });
+        obs.on_log(&LogNotice {
+            time_ns: batch.times[i],
+            number: batch.numbers[i],
+            position: batch.positions[i],
+            in_port: v.in_port,
+            frame: v.frame(),
+            parsed: v.parsed(),
+            conn: v.conn,
+            app_proto,
+            alerts,
+            log: l,
         });
     }
 }

@@ -52,7 +52,7 @@ use views::ViewPool;
 
 pub use batch::{Arrival, BUF_SIZE, Batch};
 pub use egress::{Cleared, REPLY_COPY, TxBurst};
-pub use observer::{AlertNotice, DropNotice, FlowNotice, NoObserver, Observer};
+pub use observer::{AlertNotice, DropNotice, FlowNotice, LogNotice, NoObserver, Observer};
 pub use sink::TxSink;
 
 /// How often (in pipeline time) a worker expires idle flows and refreshes MAC learning.

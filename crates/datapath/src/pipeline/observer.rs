@@ -5,7 +5,7 @@
 //! plain forwarding, so they may allocate; the forwarding path must never call them.
 
 use conn::ConnRecord;
-use engine::{AlertRecord, Alerts, ConnInfo, Stage};
+use engine::{AlertRecord, Alerts, ConnInfo, LogRecord, Stage};
 use wire::ParsedPacket;
 
 use super::Batch;
@@ -50,7 +50,22 @@ pub struct AlertNotice<'a> {
     pub alert: &'a AlertRecord,
 }
 
-/// A connection that ended, with the alerts engines raised about it as it ended.
+/// A record an engine logged about a packet (a protocol transaction).
+#[derive(Debug, Clone, Copy)]
+pub struct LogNotice<'a> {
+    pub time_ns: u64,
+    pub number: u64,
+    pub position: u64,
+    pub in_port: PortId,
+    pub frame: &'a [u8],
+    pub parsed: &'a ParsedPacket,
+    pub conn: Option<ConnInfo>,
+    pub app_proto: Option<&'static str>,
+    pub alerts: &'a Alerts,
+    pub log: &'a LogRecord,
+}
+
+/// A connection that ended, with the alerts and records engines made about it as it ended.
 #[derive(Debug, Clone, Copy)]
 pub struct FlowNotice<'a> {
     /// The position in the arrival order it ended before (`u64::MAX`: the end of input).
@@ -65,6 +80,8 @@ pub trait Observer {
     fn on_drop(&mut self, _notice: &DropNotice<'_>) {}
     /// An engine raised an alert.
     fn on_alert(&mut self, _notice: &AlertNotice<'_>) {}
+    /// An engine logged a record about a packet.
+    fn on_log(&mut self, _notice: &LogNotice<'_>) {}
     /// A connection ended.
     fn on_flow(&mut self, _notice: &FlowNotice<'_>) {}
 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use crate::learn::SwitchChange;
 use crate::pipeline::{
-    AlertNotice, Batch, Cleared, DropNotice, FlowNotice, Observer, TxBurst, TxSink, Worker,
+    AlertNotice, Batch, Cleared, DropNotice, FlowNotice, LogNotice, Observer, TxBurst, TxSink,
+    Worker,
 };
 use crate::port::PortId;
 
@@ -152,11 +153,50 @@ impl Observer for EventOut {
             .push_event(key, |b| crate::eve::alert_line(n, iface, b));
     }
 
+    fn on_log(&mut self, n: &LogNotice<'_>) {
+        if !self.eve {
+            return;
+        }
+        let key = self.event_key(n.position);
+        let iface = self.name(n.in_port);
+        let _ = self.chunk.push_event(key, |b| {
+            crate::eve::log_line(
+                n.time_ns,
+                n.conn.map(|c| c.flow_id),
+                Some(&iface),
+                n.log.event_type,
+                Some((n.frame, n.parsed)),
+                None,
+                n.app_proto,
+                n.number,
+                n.alerts.members(n.log),
+                b,
+            )
+        });
+    }
+
     fn on_flow(&mut self, n: &FlowNotice<'_>) {
         if !self.eve {
             return;
         }
         let rec = n.record;
+        for l in n.alerts.logs() {
+            let key = OrderKey::before(n.position, rec.flow_id);
+            let _ = self.chunk.push_event(key, |b| {
+                crate::eve::log_line(
+                    rec.end_ns,
+                    Some(rec.flow_id),
+                    None,
+                    l.event_type,
+                    None,
+                    Some(rec),
+                    rec.app_proto,
+                    0,
+                    n.alerts.members(l),
+                    b,
+                )
+            });
+        }
         for a in n.alerts.records() {
             let key = OrderKey::before(n.position, rec.flow_id);
             let _ = self
