@@ -1824,3 +1824,6 @@ fn icmp_type_by_name(family: u8, name: &str) -> Option<u8> {
         .find(|(n, _)| *n == name)
         .map(|(_, t)| *t)
 }
+
+#[cfg(test)]
+mod tests;
