@@ -147,3 +147,77 @@ impl SpoofTable {
         &self.guards
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::compile;
+
+    #[test]
+    fn anti_spoofing_holds_a_port_to_its_bound_sources() {
+        let text = "[[anti_spoof]]\nports = \"*\"\naction = \"drop\"\n[[anti_spoof]]\nports = \"uplink\"\nips = [\"0.0.0.0/0\"]\naction = \"alert\"\n";
+        let p = compile(text).policy;
+        let s = p.anti_spoof();
+        let web1 = [2, 0, 0, 0, 0, 0x10];
+        let ip = |t: &str| Some(t.parse::<IpAddr>().unwrap());
+        assert_eq!(s.check(0, web1, ip("192.168.122.10")), SpoofCheck::Bound);
+        assert_eq!(
+            s.check(0, web1, None),
+            SpoofCheck::Bound,
+            "ARP: the MAC alone"
+        );
+        assert_eq!(
+            s.check(0, web1, ip("0.0.0.0")),
+            SpoofCheck::Bound,
+            "DHCP discover"
+        );
+        assert_eq!(s.check(0, web1, ip("::")), SpoofCheck::Bound, "IPv6 DAD");
+        assert_eq!(
+            s.check(0, web1, ip("192.168.122.11")),
+            SpoofCheck::BadAddress(SpoofAction::Drop)
+        );
+        assert_eq!(
+            s.check(0, [2, 0, 0, 0, 0, 0x11], ip("192.168.122.10")),
+            SpoofCheck::BadMac(SpoofAction::Drop)
+        );
+        assert_eq!(
+            s.check(1, [2, 0, 0, 0, 0, 0x11], ip("fd00::11")),
+            SpoofCheck::Bound
+        );
+        // A port with a MAC and no address is held to its MAC only.
+        assert_eq!(
+            s.check(4, [2, 0, 0, 0, 0, 0x30], ip("10.9.9.9")),
+            SpoofCheck::Bound
+        );
+        // The uplink: its own MAC, any IPv4 address.
+        assert_eq!(
+            s.check(3, [2, 0, 0, 0, 0, 0x99], ip("8.8.8.8")),
+            SpoofCheck::Bound
+        );
+        assert_eq!(
+            s.check(3, [2, 0, 0, 0, 0, 0x99], ip("2001:db8::1")),
+            SpoofCheck::BadAddress(SpoofAction::Alert)
+        );
+        assert_eq!(s.check(99, web1, None), SpoofCheck::Unguarded);
+        assert_eq!(
+            s.check_named("vm-web1", web1, ip("192.168.122.11")),
+            SpoofCheck::BadAddress(SpoofAction::Drop)
+        );
+        assert_eq!(s.check_named("nope", web1, None), SpoofCheck::Unguarded);
+        assert_eq!(s.guards().len(), 5);
+    }
+
+    #[test]
+    fn flood_guards_by_kind_and_zones() {
+        let text = "[[zone]]\nname = \"dmz\"\nmembers = [\"10.1.0.0/24\"]\n[[flood]]\nkind = \"syn\"\nrate = 500\nto = \"dmz\"\n[[flood]]\nkind = \"syn\"\nper = \"source\"\nrate = 50\n[[flood]]\nkind = \"icmp\"\nrate = 10\n";
+        let p = compile(text).policy;
+        let f = p.floods();
+        let dmz = p.zones().id("dmz").unwrap();
+        let ids = |k, s, d| f.applicable(k, s, d).map(|(i, _)| i).collect::<Vec<_>>();
+        assert_eq!(ids(FloodKind::Syn, ZoneId::WAN, dmz), [0, 1]);
+        assert_eq!(ids(FloodKind::Syn, dmz, ZoneId::WAN), [1]);
+        assert_eq!(ids(FloodKind::Icmp, dmz, dmz), [2]);
+        assert_eq!(ids(FloodKind::Udp, dmz, dmz), Vec::<usize>::new());
+        assert!(f.watches(FloodKind::Syn) && !f.watches(FloodKind::Udp));
+    }
+}

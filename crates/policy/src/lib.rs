@@ -67,6 +67,8 @@ mod parse;
 mod policy;
 mod ranges;
 mod snapshot;
+#[cfg(test)]
+mod testutil;
 mod zone;
 
 pub use addr::{AddrSet, Cidr, fmt_mac, parse_mac};

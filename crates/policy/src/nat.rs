@@ -245,3 +245,182 @@ impl NatTable {
         &self.one_to_one
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::compile;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    const NAT: &str = r#"
+[[zone]]
+name = "lan"
+members = ["192.168.122.0/24", "fd00::/64"]
+[[zone]]
+name = "dmz"
+members = ["10.1.0.0/24"]
+[[zone]]
+name = "partners"
+members = ["198.51.100.0/24"]
+
+[[one_to_one]]
+name = "db"
+internal = "10.1.0.0/28"
+external = "203.0.113.16/28"
+
+[[snat]]
+name = "lan-out"
+from = "lan"
+masquerade = "uplink"
+ports = "20000-29999"
+
+[[snat]]
+name = "dmz-to-partners"
+from = "dmz"
+to = "partners"
+to_address = "203.0.113.2"
+
+[[snat]]
+name = "v6"
+source = ["fd00::/64"]
+to_address = "2001:db8::1"
+
+[[dnat]]
+name = "web"
+proto = "tcp"
+address = "203.0.113.1"
+port = 443
+to_address = "192.168.122.10"
+to_port = 8443
+
+[[dnat]]
+name = "range"
+proto = ["tcp", "udp"]
+address = "203.0.113.1"
+port = "5000-5009"
+to_address = "192.168.122.11"
+to_port = "6000-6009"
+
+[[dnat]]
+name = "partners-only"
+from = "partners"
+proto = "tcp"
+address = "203.0.113.1"
+port = 22
+to_address = "10.1.0.20"
+
+[[dnat]]
+name = "ssh-others"
+proto = "tcp"
+address = "203.0.113.1"
+port = 22
+to_address = "10.1.0.21"
+to_port = 2222
+"#;
+
+    #[test]
+    fn outbound_one_to_one_first_then_source_nat() {
+        let p = compile(NAT).policy;
+        let (z, nat) = (p.zones(), p.nat());
+        let out = |src: &str, dst: &str| {
+            let (s, d) = (ip(src), ip(dst));
+            nat.outbound(z.by_ip(s), z.by_ip(d), s, d)
+        };
+        match out("10.1.0.9", "8.8.8.8") {
+            Some(Outbound::OneToOne {
+                rule: 0, address, ..
+            }) => assert_eq!(address, ip("203.0.113.25")),
+            other => panic!("{other:?}"),
+        }
+        match out("192.168.122.7", "8.8.8.8") {
+            Some(Outbound::Source { rule: 0, nat }) => {
+                assert_eq!(
+                    (nat.address, nat.ports),
+                    (ip("203.0.113.1"), (20000, 29999))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // dmz beyond the 1:1 range: only toward partners.
+        assert!(matches!(
+            out("10.1.0.100", "198.51.100.7"),
+            Some(Outbound::Source { rule: 1, .. })
+        ));
+        assert_eq!(out("10.1.0.100", "8.8.8.8"), None);
+        // IPv6 takes the IPv6 rule, never the IPv4 masquerade.
+        assert!(matches!(
+            out("fd00::5", "2001:db8:ffff::1"),
+            Some(Outbound::Source { rule: 2, .. })
+        ));
+        // Traffic between internal zones is not translated unless a rule says so.
+        assert_eq!(out("192.168.122.7", "10.1.0.100"), None);
+    }
+
+    #[test]
+    fn inbound_port_mappings_then_one_to_one() {
+        let p = compile(NAT).policy;
+        let nat = p.nat();
+        let wan = ZoneId::WAN;
+        let partners = p.zones().id("partners").unwrap();
+        let port_of = |i: Option<Inbound<'_>>| match i {
+            Some(Inbound::Port {
+                rule,
+                address,
+                port,
+                ..
+            }) => Some((rule, address, port)),
+            _ => None,
+        };
+        let up = ip("203.0.113.1");
+        assert_eq!(
+            port_of(nat.inbound(wan, up, 6, 443)),
+            Some((0, ip("192.168.122.10"), 8443))
+        );
+        assert_eq!(
+            port_of(nat.inbound(wan, up, 17, 443)),
+            None,
+            "443 is mapped for TCP only"
+        );
+        assert_eq!(
+            port_of(nat.inbound(wan, up, 17, 5003)),
+            Some((1, ip("192.168.122.11"), 6003))
+        );
+        assert_eq!(port_of(nat.inbound(wan, up, 6, 5010)), None);
+        assert_eq!(port_of(nat.inbound(wan, up, 6, 4999)), None);
+        // The same port mapped per source zone: the first rule for the zone.
+        assert_eq!(
+            port_of(nat.inbound(partners, up, 6, 22)),
+            Some((2, ip("10.1.0.20"), 22))
+        );
+        assert_eq!(
+            port_of(nat.inbound(wan, up, 6, 22)),
+            Some((3, ip("10.1.0.21"), 2222))
+        );
+        assert_eq!(port_of(nat.inbound(wan, ip("203.0.113.9"), 6, 443)), None);
+        // 1:1 takes any protocol and port.
+        match nat.inbound(wan, ip("203.0.113.31"), 1, 0) {
+            Some(Inbound::OneToOne {
+                rule: 0, address, ..
+            }) => assert_eq!(address, ip("10.1.0.15")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(nat.inbound(wan, ip("203.0.113.32"), 1, 0), None);
+    }
+
+    #[test]
+    fn one_to_one_round_trips_every_address() {
+        let p = compile(NAT).policy;
+        let nat = p.nat();
+        for last in 0..16u8 {
+            let inside = IpAddr::from([10, 1, 0, last]);
+            let (_, outside) = nat.one_to_one_outbound(inside).unwrap();
+            assert_eq!(outside, IpAddr::from([203, 0, 113, 16 + last]));
+            assert_eq!(nat.one_to_one_inbound(outside), Some((0, inside)));
+        }
+        assert_eq!(nat.one_to_one_outbound(ip("10.1.0.16")), None);
+        assert_eq!(nat.one_to_one_inbound(ip("203.0.113.15")), None);
+    }
+}

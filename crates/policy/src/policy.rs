@@ -153,3 +153,151 @@ impl Policy {
         &self.model
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ConnState, Transport, ZoneId};
+    use crate::testutil::{compile, inventory};
+
+    const RULES: &str = r#"
+[[zone]]
+name = "lan"
+members = ["192.168.122.0/24"]
+[[zone]]
+name = "dmz"
+members = ["10.1.0.0/24"]
+
+[[rule]]
+name = "no-telnet"
+proto = "tcp"
+ports = 23
+action = "reject"
+
+[[rule]]
+name = "lan-web"
+from = "lan"
+to = "dmz"
+proto = "tcp"
+ports = [80, 443]
+action = "allow"
+log = true
+
+[[rule]]
+name = "lan-to-dmz-watched"
+from = "lan"
+to = "dmz"
+action = "alert"
+
+[[rule]]
+name = "ping-anywhere"
+proto = "icmp"
+icmp_type = "echo-request"
+state = "new"
+action = "allow"
+
+[default]
+action = "drop-alert"
+log = true
+"#;
+
+    fn packet(p: &Policy, src: &str, dst: &str, proto: u8, transport: Transport) -> FirstPacket {
+        let (src, dst) = (src.parse().unwrap(), dst.parse().unwrap());
+        FirstPacket {
+            src_zone: p.zones().by_ip(src),
+            dst_zone: p.zones().by_ip(dst),
+            src,
+            dst,
+            proto,
+            transport,
+            state: ConnState::New,
+        }
+    }
+
+    #[test]
+    fn the_first_matching_rule_decides_else_the_default() {
+        let p = compile(RULES).policy;
+        let tcp = |dst| Transport::Ports { src: 40000, dst };
+        let verdict = |src, dst, proto, t| {
+            let v = p.classify(&packet(&p, src, dst, proto, t));
+            (
+                v.rule.map(|i| p.rule(i).unwrap().name.as_str()),
+                v.action,
+                v.log,
+            )
+        };
+        let (lan, dmz, wan) = ("192.168.122.5", "10.1.0.7", "8.8.8.8");
+        // Telnet is refused before the broader allow and alert rules below it.
+        assert_eq!(
+            verdict(lan, dmz, 6, tcp(23)),
+            (Some("no-telnet"), Action::Reject, false)
+        );
+        assert_eq!(
+            verdict(lan, dmz, 6, tcp(443)),
+            (Some("lan-web"), Action::Allow, true)
+        );
+        assert_eq!(
+            verdict(lan, dmz, 6, tcp(22)),
+            (Some("lan-to-dmz-watched"), Action::Alert, false)
+        );
+        assert_eq!(
+            verdict(lan, dmz, 17, tcp(53)),
+            (Some("lan-to-dmz-watched"), Action::Alert, false)
+        );
+        assert_eq!(
+            verdict(wan, dmz, 1, Transport::Icmp { ty: 8, code: 0 }),
+            (Some("ping-anywhere"), Action::Allow, false)
+        );
+        // No rule: the default, with its log flag.
+        assert_eq!(
+            verdict(dmz, lan, 6, tcp(443)),
+            (None, Action::DropAlert, true)
+        );
+        assert_eq!(
+            verdict(wan, dmz, 1, Transport::Icmp { ty: 0, code: 0 }),
+            (None, Action::DropAlert, true)
+        );
+        // The state is part of the match.
+        let mut related = packet(&p, wan, dmz, 1, Transport::Icmp { ty: 8, code: 0 });
+        related.state = ConnState::Related;
+        assert_eq!(p.classify(&related).rule, None);
+        assert_eq!(p.rule(1).map(|r| (r.id, r.line)), Some((2, 15)));
+    }
+
+    #[test]
+    fn the_classifier_agrees_with_the_model_on_a_parsed_policy() {
+        let p = compile(RULES).policy;
+        let hosts = ["192.168.122.5", "10.1.0.7", "8.8.8.8"];
+        for src in hosts {
+            for dst in hosts {
+                for (proto, t) in [
+                    (6, Transport::Ports { src: 1, dst: 23 }),
+                    (6, Transport::Ports { src: 1, dst: 80 }),
+                    (17, Transport::Ports { src: 1, dst: 80 }),
+                    (1, Transport::Icmp { ty: 8, code: 0 }),
+                    (47, Transport::Other),
+                ] {
+                    let pk = packet(&p, src, dst, proto, t);
+                    let want = p.model().first_match(&pk).map(|i| i as u32);
+                    assert_eq!(p.classify(&pk).rule, want, "{pk:?}");
+                }
+            }
+        }
+        assert_eq!(p.zones().by_ip("10.1.0.7".parse().unwrap()), ZoneId(2));
+    }
+
+    #[test]
+    fn load_reads_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(&path, RULES).unwrap();
+        let c = Policy::load(&path, Some(&inventory())).unwrap();
+        assert_eq!(c.policy.rules().len(), 4);
+        assert_eq!(c.policy.classifier().entries(), 4);
+        assert_eq!(c.policy.generation(), 0);
+        std::fs::write(&path, "[[rule]]\naction = \"maybe\"\n").unwrap();
+        let e = Policy::load(&path, None).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (2, "rule[0].action"));
+        assert!(e.file.ends_with("policy.toml"));
+    }
+}

@@ -38,10 +38,11 @@ pub struct ZoneMap {
 pub(crate) struct Overlap {
     /// What both claim: `port vm1`, `02:00:..`, `10.0.0.0/24 and 10.0.0.5/32`.
     pub what: String,
+    /// The zone of the earlier claim and the zone of the later one.
+    pub zones: (ZoneId, ZoneId),
     /// The zone that wins.
     pub winner: ZoneId,
-    /// The other zone, and the line of its member.
-    pub loser: ZoneId,
+    /// The line of the later claim (a member of `zones.1`).
     pub line: usize,
     /// True when the two claims are of different prefix lengths (the longer wins by design);
     /// false for an exact tie, decided by declaration order.
@@ -65,7 +66,8 @@ impl ZoneMap {
         overlaps: &mut Vec<Overlap>,
     ) -> ZoneMap {
         let mut ports: Vec<(String, ZoneId, usize)> = Vec::new();
-        let mut macs: Vec<([u8; 6], ZoneId, usize)> = Vec::new();
+        // (MAC, zone, line, the port it was derived from)
+        let mut macs: Vec<([u8; 6], ZoneId, usize, Option<String>)> = Vec::new();
         let mut prefixes: Vec<Claim> = Vec::new();
         for zone in &model.zones[1..] {
             for m in &zone.members {
@@ -77,7 +79,7 @@ impl ZoneMap {
                         line: m.line,
                         via: None,
                     }),
-                    Member::Mac(mac) => macs.push((*mac, zone.id, m.line)),
+                    Member::Mac(mac) => macs.push((*mac, zone.id, m.line, None)),
                     Member::Port(p) => port_names.push(p.clone()),
                     Member::Label(l) => {
                         for (name, list) in &model.labels {
@@ -94,7 +96,11 @@ impl ZoneMap {
                 }
                 for name in port_names {
                     if let Some(p) = inventory.and_then(|i| i.port(&name)) {
-                        macs.extend(p.macs.iter().map(|mac| (*mac, zone.id, m.line)));
+                        macs.extend(
+                            p.macs
+                                .iter()
+                                .map(|mac| (*mac, zone.id, m.line, Some(name.clone()))),
+                        );
                         prefixes.extend(p.ips.iter().map(|ip| Claim {
                             cidr: Cidr::host(*ip),
                             zone: zone.id,
@@ -113,8 +119,8 @@ impl ZoneMap {
             match by_port_name.iter().find(|(n, _)| **n == **name) {
                 Some((_, first)) if *first != *zone => overlaps.push(Overlap {
                     what: format!("port {name}"),
+                    zones: (*first, *zone),
                     winner: *first,
-                    loser: *zone,
                     line: *line,
                     nested: false,
                 }),
@@ -124,16 +130,25 @@ impl ZoneMap {
         }
         by_port_name.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut by_mac: Vec<(u64, ZoneId)> = Vec::new();
-        for (mac, zone, line) in &macs {
+        for (i, (mac, zone, line, via)) in macs.iter().enumerate() {
             let k = mac_key(*mac);
             match by_mac.iter().find(|(m, _)| *m == k) {
-                Some((_, first)) if *first != *zone => overlaps.push(Overlap {
-                    what: fmt_mac(*mac),
-                    winner: *first,
-                    loser: *zone,
-                    line: *line,
-                    nested: false,
-                }),
+                Some((_, first)) if *first != *zone => {
+                    // Two zones naming one port claim its MACs too: the port's overlap says it.
+                    let same_port = via.is_some()
+                        && macs[..i]
+                            .iter()
+                            .any(|(m, z, _, v)| m == mac && z == first && v == via);
+                    if !same_port {
+                        overlaps.push(Overlap {
+                            what: fmt_mac(*mac),
+                            zones: (*first, *zone),
+                            winner: *first,
+                            line: *line,
+                            nested: false,
+                        });
+                    }
+                }
                 Some(_) => {}
                 None => by_mac.push((k, *zone)),
             }
@@ -162,21 +177,25 @@ impl ZoneMap {
                 if a.zone == b.zone || !(a.cidr.covers(b.cidr) || b.cidr.covers(a.cidr)) {
                     continue;
                 }
+                if a.via.is_some() && a.via == b.via {
+                    // One port named by two zones: reported once, as the port.
+                    continue;
+                }
                 let show = |c: &Claim| match &c.via {
                     Some(p) => format!("{} (port {p})", c.cidr),
                     None => c.cidr.to_string(),
                 };
-                let (winner, loser, nested) = if a.cidr.len() == b.cidr.len() {
-                    (a.zone, b.zone, false)
+                let (winner, nested) = if a.cidr.len() == b.cidr.len() {
+                    (a.zone, false)
                 } else if a.cidr.len() > b.cidr.len() {
-                    (a.zone, b.zone, true)
+                    (a.zone, true)
                 } else {
-                    (b.zone, a.zone, true)
+                    (b.zone, true)
                 };
                 overlaps.push(Overlap {
                     what: format!("{} and {}", show(a), show(b)),
+                    zones: (a.zone, b.zone),
                     winner,
-                    loser,
                     line: b.line,
                     nested,
                 });
@@ -281,5 +300,190 @@ impl ZoneMap {
     /// Number of address intervals in the IPv4 and IPv6 tables.
     pub fn intervals(&self) -> (usize, usize) {
         (self.v4.len(), self.v6.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::compile;
+    use proptest::prelude::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    const NESTED: &str = r#"
+[[zone]]
+name = "a"
+members = ["10.0.0.0/8", "fd00::/8"]
+[[zone]]
+name = "b"
+members = ["10.1.0.0/16", "fd00:1::/32"]
+[[zone]]
+name = "c"
+members = ["10.1.2.0/24"]
+[[zone]]
+name = "d"
+members = ["10.1.2.3"]
+"#;
+
+    #[test]
+    fn longest_prefix_wins() {
+        let p = compile(NESTED).policy;
+        let z = p.zones();
+        let name = |s: &str| z.name(z.by_ip(ip(s)));
+        assert_eq!(name("10.2.0.0"), "a");
+        assert_eq!(name("10.0.0.0"), "a");
+        assert_eq!(name("10.255.255.255"), "a");
+        assert_eq!(name("10.1.0.0"), "b");
+        assert_eq!(name("10.1.255.255"), "b");
+        assert_eq!(name("10.1.3.0"), "b");
+        assert_eq!(name("10.1.1.255"), "b");
+        assert_eq!(name("10.1.2.0"), "c");
+        assert_eq!(name("10.1.2.4"), "c");
+        assert_eq!(name("10.1.2.3"), "d");
+        assert_eq!(name("10.1.2.255"), "c");
+        assert_eq!(name("fd00::1"), "a");
+        assert_eq!(name("fd00:1::1"), "b");
+        assert_eq!(name("fd00:2::1"), "a");
+    }
+
+    #[test]
+    fn wan_is_what_no_zone_claims() {
+        let p = compile(NESTED).policy;
+        let z = p.zones();
+        for s in [
+            "9.255.255.255",
+            "11.0.0.0",
+            "0.0.0.0",
+            "255.255.255.255",
+            "fe00::1",
+            "::ffff:10.1.2.3",
+        ] {
+            assert_eq!(z.by_ip(ip(s)), ZoneId::WAN, "{s}");
+        }
+        assert_eq!(z.resolve(None, None, None), ZoneId::WAN);
+        // The uplink port is in no zone: its traffic is judged by address.
+        assert_eq!(z.by_port(3), None);
+        assert_eq!(
+            z.resolve(Some(3), Some([2, 0, 0, 0, 0, 0x99]), Some(ip("10.1.2.3"))),
+            z.id("d").unwrap()
+        );
+        let everything = compile("[[zone]]\nname = \"all4\"\nmembers = [\"0.0.0.0/0\"]\n").policy;
+        assert_eq!(
+            everything
+                .zones()
+                .name(everything.zones().by_ip(ip("1.2.3.4"))),
+            "all4"
+        );
+        assert_eq!(everything.zones().by_ip(ip("::1")), ZoneId::WAN);
+    }
+
+    #[test]
+    fn the_port_comes_first_then_the_mac_then_the_address() {
+        let text = r#"
+[[zone]]
+name = "lan"
+members = ["192.168.122.0/24"]
+[[zone]]
+name = "web"
+members = ["vm-web1"]
+[[zone]]
+name = "by-mac"
+members = ["02:00:00:00:00:11"]
+[[zone]]
+name = "db"
+members = ["label:database"]
+"#;
+        let p = compile(text).policy;
+        let z = p.zones();
+        let (lan, web, by_mac, db) = (z.id("lan"), z.id("web"), z.id("by-mac"), z.id("db"));
+        let web2_mac = Some([2, 0, 0, 0, 0, 0x11]);
+        // By port id and name: the port's zone, whatever the addresses say.
+        assert_eq!(
+            Some(z.resolve(Some(0), web2_mac, Some(ip("192.168.122.50")))),
+            web
+        );
+        assert_eq!(Some(z.resolve_named("vm-web1", web2_mac, None)), web);
+        // By MAC, before the address.
+        assert_eq!(
+            Some(z.resolve(Some(1), web2_mac, Some(ip("192.168.122.11")))),
+            by_mac
+        );
+        // By address: a port member also claims the port's bound address (a /32 inside lan).
+        assert_eq!(Some(z.resolve(None, None, Some(ip("192.168.122.10")))), web);
+        assert_eq!(Some(z.resolve(None, None, Some(ip("192.168.122.11")))), lan);
+        // A label brings in the ports that carry it, with their MACs and addresses.
+        assert_eq!(z.by_port(2), db);
+        assert_eq!(z.by_port_name("vm-db"), db);
+        assert_eq!(z.by_mac([2, 0, 0, 0, 0, 0x20]), db);
+        assert_eq!(Some(z.by_ip(ip("10.1.0.5"))), db);
+        // Unknown ports and MACs fall through.
+        assert_eq!(z.by_port(999), None);
+        assert_eq!(
+            z.resolve_named("nope", None, Some(ip("8.8.8.8"))),
+            ZoneId::WAN
+        );
+        assert_eq!((z.len(), z.name(ZoneId(77))), (5, "?"));
+    }
+
+    #[test]
+    fn an_exact_tie_goes_to_the_zone_declared_first() {
+        let text = "[[zone]]\nname = \"x\"\nmembers = [\"10.0.0.0/24\"]\n[[zone]]\nname = \"y\"\nmembers = [\"10.0.0.0/24\", \"02:00:00:00:00:10\"]\n[[zone]]\nname = \"z\"\nmembers = [\"vm-web1\"]\n";
+        let c = compile(text);
+        let z = c.policy.zones();
+        assert_eq!(z.name(z.by_ip(ip("10.0.0.7"))), "x");
+        // vm-web1's MAC: zone y named it first; the port itself is z's.
+        assert_eq!(
+            z.by_mac([2, 0, 0, 0, 0, 0x10]).map(|i| z.name(i)),
+            Some("y")
+        );
+        assert_eq!(z.by_port(0).map(|i| z.name(i)), Some("z"));
+        let overlaps = c
+            .warnings
+            .iter()
+            .filter(|w| w.kind == crate::WarningKind::OverlappingMembers)
+            .count();
+        assert_eq!(overlaps, 2, "{:#?}", c.warnings);
+    }
+
+    proptest! {
+        /// By address, resolution is the longest prefix over every zone's CIDRs (ties: the
+        /// earlier zone), else wan.
+        #[test]
+        fn by_ip_is_the_longest_prefix(
+            zones in prop::collection::vec(prop::collection::vec((any::<u8>(), 0u8..=8), 1..4), 1..6),
+            probes in prop::collection::vec(any::<u8>(), 32),
+        ) {
+            // Prefixes inside 10.0.0.0/24: length 24 + n.
+            let mut text = String::new();
+            for (i, members) in zones.iter().enumerate() {
+                let cidrs: Vec<String> = members
+                    .iter()
+                    .map(|(a, n)| {
+                        let len = 24 + u32::from(*n);
+                        let mask = u8::MAX.checked_shl(32 - len).unwrap_or(0);
+                        format!("\"10.0.0.{}/{len}\"", a & mask)
+                    })
+                    .collect();
+                text += &format!("[[zone]]\nname = \"z{i}\"\nmembers = [{}]\n", cidrs.join(", "));
+            }
+            let p = compile(&text).policy;
+            for last in probes {
+                let addr = IpAddr::from([10, 0, 0, last]);
+                let want = zones
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, m)| m.iter().map(move |(a, n)| (i, *a, *n)))
+                    .filter(|(_, a, n)| {
+                        let mask = u8::MAX.checked_shl(8 - u32::from(*n)).unwrap_or(0);
+                        last & mask == a & mask
+                    })
+                    .max_by_key(|(i, _, n)| (*n, std::cmp::Reverse(*i)))
+                    .map_or(ZoneId::WAN, |(i, _, _)| ZoneId(i as u16 + 1));
+                prop_assert_eq!(p.zones().by_ip(addr), want, "{}", addr);
+            }
+        }
     }
 }
