@@ -290,58 +290,61 @@ impl Classifier {
                 .unwrap_or(NONE)
         };
         let (a, b) = p.transport.key();
+        // The vectors of the fields some entry constrains, in `ids[..n]`.
         let mut ids = [ALL; FIELDS];
-        if self.used[0] {
-            ids[0] = zone(&self.src_zone, p.src_zone);
+        let mut n = 0;
+        macro_rules! field {
+            ($used:expr, $id:expr) => {
+                if $used {
+                    ids[n] = $id;
+                    n += 1;
+                }
+            };
         }
-        if self.used[1] {
-            ids[1] = zone(&self.dst_zone, p.dst_zone);
-        }
-        if self.used[2] {
-            ids[2] = match p.src {
+        field!(self.used[0], zone(&self.src_zone, p.src_zone));
+        field!(self.used[1], zone(&self.dst_zone, p.dst_zone));
+        field!(
+            self.used[2],
+            match p.src {
                 IpAddr::V4(x) => self.src_v4.get(u32::from(x)),
                 IpAddr::V6(x) => self.src_v6.get(u128::from(x)),
-            };
-        }
-        if self.used[3] {
-            ids[3] = match p.dst {
+            }
+        );
+        field!(
+            self.used[3],
+            match p.dst {
                 IpAddr::V4(x) => self.dst_v4.get(u32::from(x)),
                 IpAddr::V6(x) => self.dst_v6.get(u128::from(x)),
-            };
+            }
+        );
+        field!(self.used[4], self.proto[usize::from(p.proto)]);
+        field!(self.used[5], self.first.get(a));
+        field!(self.used[6], self.second.get(b));
+        field!(self.used[7], self.state[p.state as usize]);
+        let ids = &ids[..n];
+        // A field no entry matches decides at once (common: no rule for this port).
+        if ids.contains(&NONE) {
+            return None;
         }
-        if self.used[4] {
-            ids[4] = self.proto[usize::from(p.proto)];
-        }
-        if self.used[5] {
-            ids[5] = self.first.get(a);
-        }
-        if self.used[6] {
-            ids[6] = self.second.get(b);
-        }
-        if self.used[7] {
-            ids[7] = self.state[p.state as usize];
-        }
-        let entry = self.intersect(&ids)?;
+        let entry = self.intersect(ids)?;
         self.entry_rule.get(entry).copied()
     }
 
-    /// The first entry set in every field's vector.
+    /// The first entry set in every given vector.
     #[inline]
-    fn intersect(&self, ids: &[VecId; FIELDS]) -> Option<usize> {
+    fn intersect(&self, ids: &[VecId]) -> Option<usize> {
         let w = self.words;
-        let row = |id: VecId| {
+        let mut rows: [&[u64]; FIELDS] = [&[]; FIELDS];
+        for (row, &id) in rows.iter_mut().zip(ids) {
             let start = id as usize * w;
-            self.vectors.get(start..start + w).unwrap_or(&[])
-        };
-        let rows: [&[u64]; FIELDS] = ids.map(row);
-        // Each row has exactly `w` words (or none, for a corrupt id: then nothing matches).
-        if rows.iter().any(|r| r.len() != w) {
-            return None;
+            // Exactly `w` words, or none for an id out of range (then nothing matches).
+            *row = self.vectors.get(start..start + w).unwrap_or(&[]);
         }
+        let rows = &rows[..ids.len()];
         for i in 0..w {
-            let mut acc = rows[0][i];
-            for r in &rows[1..] {
-                acc &= r[i];
+            let mut acc = u64::MAX;
+            for r in rows {
+                acc &= r.get(i).copied().unwrap_or(0);
             }
             if acc != 0 {
                 return Some(i * 64 + acc.trailing_zeros() as usize);

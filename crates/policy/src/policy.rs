@@ -32,6 +32,8 @@ pub struct Policy {
     model: Model,
     zones: ZoneMap,
     classifier: Classifier,
+    /// Action and log flag of each rule, by index: what a verdict needs, in one small table.
+    verdicts: Vec<(Action, bool)>,
     nat: NatTable,
     floods: FloodTable,
     spoof: SpoofTable,
@@ -51,6 +53,7 @@ impl Policy {
         let mut overlaps = Vec::new();
         let zones = ZoneMap::new(&model, inventory, &mut overlaps);
         let classifier = Classifier::new(&model.rules, model.zones.len());
+        let verdicts = model.rules.iter().map(|r| (r.action, r.log)).collect();
         let nat = NatTable::new(&model);
         let floods = FloodTable::new(&model);
         let spoof = SpoofTable::new(&model);
@@ -61,6 +64,7 @@ impl Policy {
                 model,
                 zones,
                 classifier,
+                verdicts,
                 nat,
                 floods,
                 spoof,
@@ -81,15 +85,16 @@ impl Policy {
     /// default. Allocation-free.
     #[inline]
     pub fn classify(&self, p: &FirstPacket) -> Verdict {
-        match self.classifier.first_match(p) {
-            Some(i) => {
-                let r = &self.model.rules[i as usize];
-                Verdict {
-                    rule: Some(i),
-                    action: r.action,
-                    log: r.log,
-                }
-            }
+        match self
+            .classifier
+            .first_match(p)
+            .and_then(|i| Some((i, *self.verdicts.get(i as usize)?)))
+        {
+            Some((i, (action, log))) => Verdict {
+                rule: Some(i),
+                action,
+                log,
+            },
             None => Verdict {
                 rule: None,
                 action: self.model.default.action,
