@@ -10,6 +10,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use crate::bench::BenchArgs;
 use crate::completions::CompletionsArgs;
 use crate::decode::DecodeArgs;
+use crate::policy::PolicyArgs;
 use crate::replay::ReplayArgs;
 
 /// Rampart: inline security datapath, inspection and access control for VM and container hosts.
@@ -48,6 +49,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Measure Rampart's engines (in memory, one core).
     Bench(BenchArgs),
+    /// Work with firewall policies: `rampart policy check FILE` validates one.
+    Policy(PolicyArgs),
     /// Print a shell completion script to standard output.
     Completions(CompletionsArgs),
 }

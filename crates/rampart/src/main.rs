@@ -24,6 +24,7 @@ mod bench;
 mod cli;
 mod completions;
 mod decode;
+mod policy;
 mod replay;
 
 use std::process::ExitCode;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Policy(args) => policy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
