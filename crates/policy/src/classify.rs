@@ -670,5 +670,27 @@ mod tests {
                 prop_assert_eq!(c.first_match(p), want, "packet {:?}", p);
             }
         }
+
+        /// Coverage, on which shadowing warnings rest, is sound: a rule whose every entry is
+        /// covered by an earlier entry is never the first match.
+        #[test]
+        fn a_covered_rule_never_matches_first(
+            rules in prop::collection::vec(random_rule(3), 1..40),
+            packets in prop::collection::vec(random_packet(2), 128),
+        ) {
+            let all = entries(&rules);
+            let covered: Vec<bool> = (0..rules.len())
+                .map(|j| {
+                    let mine: Vec<&Entry> = all.iter().filter(|e| e.rule as usize == j).collect();
+                    let earlier: Vec<&Entry> = all.iter().filter(|e| (e.rule as usize) < j).collect();
+                    mine.iter().all(|e| earlier.iter().any(|x| e.covered_by(x, 3)))
+                })
+                .collect();
+            for p in &packets {
+                if let Some(i) = rules.iter().position(|r| r.matches(p)) {
+                    prop_assert!(!covered[i], "rule {} is covered but matched {:?}", i, p);
+                }
+            }
+        }
     }
 }
