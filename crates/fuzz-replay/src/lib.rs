@@ -21,6 +21,8 @@
 
 use std::io::Cursor;
 
+pub mod policy;
+
 use capture::{
     CaptureError, CaptureFormat, CaptureReader, LinkType, MAX_CAPLEN, PcapNgWriter, PcapWriter,
     Timestamp,
@@ -66,6 +68,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("capture_reader", capture_reader),
     ("capture_roundtrip", capture_roundtrip),
     ("flow_key", flow_key),
+    ("policy", policy::policy),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

@@ -114,6 +114,7 @@ replay_tests!(
     capture_reader,
     capture_roundtrip,
     flow_key,
+    policy,
 );
 
 #[test]
