@@ -99,6 +99,15 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Policy>();
+        shared::<PolicyCell>();
+        fn sent<T: Send>() {}
+        sent::<PolicyReader>();
+    }
+
+    #[test]
     fn readers_see_a_publication_at_their_next_call() {
         let cell = PolicyCell::new(policy("[default]\naction = \"deny\"\n"));
         let mut r = cell.reader();
