@@ -11,6 +11,7 @@ Standard library only; the output is deterministic. Run from anywhere:
 """
 
 import os
+import random
 import shutil
 import struct
 
@@ -70,6 +71,20 @@ def sll(packet_type, arphrd, addr, protocol, payload):
 def sll2(protocol, ifindex, arphrd, packet_type, addr, payload):
     field = (addr + b"\0" * 8)[:8]
     return struct.pack("!HHIHBB", protocol, 0, ifindex, arphrd, packet_type, len(addr)) + field + payload
+
+
+def null(family, payload, big_endian=False):
+    """A BSD loopback header (LINKTYPE_NULL in the capturing host's order, LOOP big-endian)."""
+    return struct.pack(">I" if big_endian else "<I", family) + payload
+
+
+def chdlc(address, protocol, payload):
+    return struct.pack("!BBH", address, 0, protocol) + payload
+
+
+def slarp(code, a, b, reliability=0xFFFF, uptime_ms=None):
+    tail = b"" if uptime_ms is None else struct.pack("!I", uptime_ms)
+    return struct.pack("!IIIH", code, a, b, reliability) + tail
 
 
 def arp(op, sha, spa, tha, tpa, htype=1, ptype=ET_IPV4):
@@ -284,15 +299,25 @@ def frames():
     f["sll-ipv4-tcp"] = ("sll", sll(4, 1, MAC_A, ET_IPV4, ipv4(IP4_A, IP4_B, P_TCP, tcp(IP4_A, IP4_B, 40003, 443, 1, 1, ACK, b"", b"hello"))))
     f["sll2-ipv6-udp"] = ("sll2", sll2(ET_IPV6, 3, 1, 0, MAC_B, ipv6(IP6_B, IP6_A, P_UDP, udp(IP6_B, IP6_A, 53, 53000, b"\xab\xcd\x81\x80"))))
     f["sll2-loopback-ipv4-icmp"] = ("sll2", sll2(ET_IPV4, 1, 772, 0, b"", ipv4(IP4_A, IP4_A, P_ICMP, icmp4(0, 0, 0x00010002, b"ping"))))
+    f["null-ipv4-udp"] = ("null", null(2, ipv4(IP4_A, IP4_B, P_UDP, udp(IP4_A, IP4_B, 40000, 40001, b"hello"))))
+    f["null-be-ipv6-tcp-freebsd"] = ("null", null(28, ipv6(IP6_A, IP6_B, P_TCP, tcp(IP6_A, IP6_B, 40004, 22, 5, 0, SYN, OPT_MSS)), big_endian=True))
+    f["null-ipv6-icmpv6-darwin"] = ("null", null(30, ipv6(IP6_A, IP6_B, P_ICMPV6, icmp6(IP6_A, IP6_B, 128, 0, struct.pack("!HH", 3, 1) + b"mac"))))
+    f["null-iso-family"] = ("null", null(7, b"\x81\x1c\x01\x00"))
+    f["loop-ipv6-udp-openbsd"] = ("loop", null(24, ipv6(IP6_A, IP6_B, P_UDP, udp(IP6_A, IP6_B, 500, 500, b"isakmp")), big_endian=True))
+    f["loop-ipv4-icmp"] = ("loop", null(2, ipv4(IP4_A, IP4_B, P_ICMP, icmp4(8, 0, 0x00090001, b"enc0")), big_endian=True))
+    f["chdlc-ipv4-tcp"] = ("chdlc", chdlc(0x0F, ET_IPV4, ipv4(IP4_A, IP4_B, P_TCP, tcp(IP4_A, IP4_B, 179, 40005, 1, 1, ACK | PSH, b"", b"\xff" * 19))))
+    f["chdlc-ipv6-udp"] = ("chdlc", chdlc(0x0F, ET_IPV6, ipv6(IP6_A, IP6_B, P_UDP, udp(IP6_A, IP6_B, 521, 521, b"ripng"))))
+    f["chdlc-slarp-keepalive"] = ("chdlc", chdlc(0x8F, 0x8035, slarp(2, 0x10, 0x0F, uptime_ms=123456789)))
+    f["chdlc-slarp-reply"] = ("chdlc", chdlc(0x8F, 0x8035, slarp(1, 0x0A010101, 0xFFFFFFFC)))
     return f
 
 
 def seeds():
     s = {t: {} for t in (
         "parse_packet", "ethernet", "vlan", "arp", "ipv4", "ipv6", "tcp", "udp", "icmpv4", "icmpv6",
-        "vxlan", "geneve", "sll", "capture_reader", "capture_roundtrip", "flow_key")}
+        "vxlan", "geneve", "sll", "loopback_chdlc", "capture_reader", "capture_roundtrip", "flow_key")}
     fr = frames()
-    selector = {"eth": 0, "raw": 1, "sll": 2, "sll2": 3}
+    selector = {"eth": 0, "raw": 1, "sll": 2, "sll2": 3, "null": 4, "loop": 5, "chdlc": 6}
     for name, (link, frame) in fr.items():
         s["parse_packet"][name] = bytes([selector[link]]) + frame
         if link == "eth":
@@ -392,6 +417,14 @@ def seeds():
     s["sll"]["sll2-ipv6"] = sll2(ET_IPV6, 3, 1, 0, MAC_B, b"\x60\x00\x00\x00")
     s["sll"]["sll2-loopback"] = sll2(ET_IPV4, 1, 772, 0, b"", b"\x45")
 
+    s["loopback_chdlc"]["null-le-ipv4"] = null(2, b"\x45\x00")
+    s["loopback_chdlc"]["null-be-ipv6-freebsd"] = null(28, b"\x60", big_endian=True)
+    s["loopback_chdlc"]["null-le-ipv6-darwin"] = null(30, b"")
+    s["loopback_chdlc"]["loop-ipv6-openbsd"] = null(24, b"\x60\x00", big_endian=True)
+    s["loopback_chdlc"]["chdlc-unicast-ipv4"] = chdlc(0x0F, ET_IPV4, b"\x45")
+    s["loopback_chdlc"]["chdlc-broadcast-slarp"] = chdlc(0x8F, 0x8035, slarp(2, 1, 2))
+    s["loopback_chdlc"]["chdlc-cdp"] = chdlc(0x8F, 0x2000, b"\x02\xb4")
+
     # Capture files: a few of the frames above in every container variant.
     eth_frames = [fr["eth-ipv4-tcp-syn"][1], fr["eth-ipv6-hbh-frag-udp"][1], fr["eth-ipv4-udp-vxlan-eth-tcp"][1]]
     raw = fr["raw-ipv4-udp"][1]
@@ -405,6 +438,10 @@ def seeds():
     cap["pcap-be-nsec-sll"] = pcap([(1700000000, 5, s_ll, len(s_ll))], linktype=113, nanos=True, big_endian=True)
     cap["pcap-le-usec-sll2-cut"] = pcap([(1, 2, s_ll2[:40], len(s_ll2))], linktype=276, snaplen=40)
     cap["pcap-le-usec-ipv4-linktype228"] = pcap([(2, 3, raw, len(raw))], linktype=228)
+    nul, lo, hd = fr["null-ipv4-udp"][1], fr["loop-ipv6-udp-openbsd"][1], fr["chdlc-slarp-keepalive"][1]
+    cap["pcap-le-usec-null"] = pcap([(3, 4, nul, len(nul)), (3, 5, nul[:3], len(nul))], linktype=0)
+    cap["pcap-be-usec-loop"] = pcap([(4, 5, lo, len(lo))], linktype=108, big_endian=True)
+    cap["pcap-le-nsec-chdlc"] = pcap([(5, 6, hd, len(hd))], linktype=104, nanos=True)
     cap["pcap-le-usec-truncated-record"] = pcap(recs)[:-10]
     cap["pcap-le-usec-frac-carry"] = pcap([(5, 2500000, eth_frames[0], len(eth_frames[0]))])
     e = "<"
@@ -432,10 +469,138 @@ def seeds():
         shb("<") + idb("<", 1, 0) + epb("<", 0, 1, eth_frames[0])
         + shb(">") + idb(">", 101, 0, [opt(">", 9, b"\x03")]) + epb(">", 0, 2, raw)
     )
+    cap["pcapng-le-null-loop-chdlc"] = (
+        shb(e) + idb(e, 0, 0) + idb(e, 108, 0) + idb(e, 104, 0)
+        + epb(e, 0, 1, nul) + epb(e, 1, 2, lo) + epb(e, 2, 3, hd)
+    )
     cap["pcapng-le-truncated-block"] = (shb(e) + idb(e, 1, 0) + epb(e, 0, 7, eth_frames[1]))[:-6]
     s["capture_reader"] = dict(cap)
     s["capture_roundtrip"] = dict(cap)
+    # The pipeline model reads any bytes as a scenario: pseudo-random ones of a few sizes, and
+    # one asking for batches of one packet and two workers.
+    rng = random.Random(10)
+    pm = {}
+    for name, n in [("short", 64), ("medium", 800), ("long", 4000), ("batch1_workers2", 600)]:
+        b = bytes(rng.randrange(256) for _ in range(n))
+        if name == "batch1_workers2":
+            b = bytes([0, 1]) + b[2:]
+        pm[name] = b
+    s["pipeline_model"] = pm
     s["policy"] = policy_seeds()
+    return s
+
+
+# ---- IDS application layer and reassembly (crates/fuzz-replay/src/ids_app.rs) -----------------
+
+
+def two_sided(client, server, piece=0):
+    return struct.pack("<HB", len(client), piece) + client + server
+
+
+def dns_name(dotted):
+    out = b""
+    for label in dotted.split("."):
+        if label:
+            out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def dns(ident, flags, questions, answers=b"", counts=None):
+    qd = len(questions)
+    an, ns, ar = counts or (0, 0, 0)
+    body = b"".join(dns_name(n) + struct.pack("!HH", t, 1) for n, t in questions)
+    return struct.pack("!HHHHHH", ident, flags, qd, an, ns, ar) + body + answers
+
+
+def rr(name_bytes, rtype, rdata, ttl=300):
+    return name_bytes + struct.pack("!HHIH", rtype, 1, ttl, len(rdata)) + rdata
+
+
+def tls_record(kind, body, version=0x0301):
+    return struct.pack("!BHH", kind, version, len(body)) + body
+
+
+def handshake(kind, body):
+    return bytes([kind]) + struct.pack("!I", len(body))[1:] + body
+
+
+def ext(kind, data):
+    return struct.pack("!HH", kind, len(data)) + data
+
+
+def client_hello(sni, versions=()):
+    exts = ext(0, struct.pack("!HBH", len(sni) + 3, 0, len(sni)) + sni)
+    if versions:
+        exts += ext(43, bytes([2 * len(versions)]) + b"".join(struct.pack("!H", v) for v in versions))
+    exts += ext(10, b"\x00\x04\x00\x1d\x00\x17")
+    body = b"\x03\x03" + bytes(range(32)) + b"\x20" + bytes(32) + b"\x00\x04\x13\x01\xc0\x2f" + b"\x01\x00"
+    body += struct.pack("!H", len(exts)) + exts
+    return tls_record(22, handshake(1, body))
+
+
+def server_hello(version=None):
+    body = b"\x03\x03" + bytes(range(32, 64)) + b"\x00" + b"\x13\x01\x00"
+    if version:
+        body += struct.pack("!H", 6) + ext(43, struct.pack("!H", version))
+    return tls_record(22, handshake(2, body), 0x0303)
+
+
+def segments(setup, segs):
+    out = bytes([setup])
+    for direction, flags, offset, payload, ack_step in segs:
+        out += bytes([(0x80 if direction else 0) | flags]) + struct.pack("<HBB", offset, len(payload), ack_step) + payload
+    return out
+
+
+def app_seeds():
+    import gzip
+    import zlib
+    s = {}
+    get = b"GET /index.html?q=%41 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: seed\r\nCookie: a=1\r\n\r\n"
+    ok = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\nhello"
+    body = b"<html>" + b"seed body " * 20 + b"</html>"
+    gz = gzip.compress(body, mtime=0)
+    http = {
+        "simple": two_sided(get, ok),
+        "simple-bytewise": two_sided(get, ok, 1),
+        "pipelined": two_sided(get * 3, ok * 3, 7),
+        "chunked-trailer": two_sided(get, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nT: 1\r\n\r\n", 3),
+        "gzip": two_sided(get, b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gz) + gz, 11),
+        "deflate-close": two_sided(get, b"HTTP/1.0 200 OK\r\nContent-Encoding: deflate\r\n\r\n" + zlib.compress(body)),
+        "continue": two_sided(b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody", b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
+        "folding-uri": two_sided(b"GET /a/./b/../C%2fd//e%u0041\\f?x=%41+1#f HTTP/1.1\r\nX-F: a\r\n  b\r\nHost: H.Test.\r\n\r\n", ok),
+        "http09": two_sided(b"GET /simple\r\n", b"<html>raw</html>"),
+        "connect": two_sided(b"CONNECT host:443 HTTP/1.1\r\n\r\n\x16\x03\x01", b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03"),
+        "bad-chunk": two_sided(get, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nrest"),
+        "absolute-uri": two_sided(b"POST http://Proxy.Test:81/x HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", b"HTTP/1.1 204 No Content\r\n\r\n"),
+    }
+    s["http_parser"] = http
+    q = [("host.example.test", 1)]
+    answers = rr(b"\xc0\x0c", 5, dns_name("alias.example.test")) + rr(b"\xc0\x0c", 1, bytes([192, 0, 2, 1]))
+    answers += rr(b"\xc0\x0c", 16, b"\x03abc\x02de") + rr(b"\xc0\x0c", 33, struct.pack("!HHH", 1, 2, 80) + b"\xc0\x0c")
+    answers += rr(b"\xc0\x0c", 28, bytes(15) + b"\x01") + rr(b"\xc0\x0c", 15, struct.pack("!H", 10) + b"\xc0\x0c")
+    soa = rr(dns_name("example.test"), 6, dns_name("ns.example.test") + dns_name("root.example.test") + struct.pack("!IIIII", 1, 2, 3, 4, 5))
+    s["dns_message"] = {
+        "query-a": dns(0x1234, 0x0100, q),
+        "response-many-types": dns(0x1234, 0x8180, q, answers, (6, 0, 0)),
+        "nxdomain-soa": dns(7, 0x8183, [("missing.example.test", 1)], soa, (0, 1, 0)),
+        "pointer-loop": struct.pack("!HHHHHH", 1, 0, 1, 0, 0, 0) + b"\xc0\x0c\x00\x01\x00\x01",
+        "ptr-query": dns(9, 0x0100, [("2.0.77.10.in-addr.arpa", 12)]),
+    }
+    ch13 = client_hello(b"tls.example.test", (0x0304, 0x0303))
+    s["tls_handshake"] = {
+        "tls13": two_sided(ch13, server_hello(0x0304) + tls_record(23, bytes(40), 0x0303)),
+        "tls13-bytewise": two_sided(ch13, server_hello(0x0304), 1),
+        "tls12-cert": two_sided(client_hello(b"old.example.test"), server_hello() + tls_record(22, handshake(11, bytes(20))) + tls_record(20, b"\x01"), 5),
+        "split-handshake": two_sided(tls_record(22, ch13[5:30]) + tls_record(22, ch13[30:]), b""),
+    }
+    data = bytes(range(48, 48 + 60))
+    s["tcp_reassembly"] = {
+        "in-order": segments(0, [(0, 0x08, 0, data[:20], 0), (1, 0, 0, b"", 2), (0, 0x08, 20, data[20:40], 0), (1, 0, 0, b"", 3)]),
+        "out-of-order-overlap": segments(4 << 2, [(0, 0, 20, data[20:40], 0), (0, 0, 0, data[:25], 0), (0, 0, 10, b"X" * 30, 0), (1, 0, 0, b"", 4)]),
+        "inline-gap": segments(1, [(0, 0, 0, data[:10], 0), (0, 0, 30, data[30:50], 0), (1, 0, 0, b"", 4)]),
+        "fin-and-reset": segments(2, [(0, 0x01, 0, data[:16], 0), (1, 0x08, 0, b"reply", 1), (1, 0x04, 5, b"", 1)]),
+    }
     return s
 
 
@@ -476,11 +641,12 @@ def policy_seeds():
 
 
 def main():
-    if os.path.isdir(ROOT):
-        shutil.rmtree(ROOT)
+    # Only the targets made here are rewritten: seeds other tools keep (conn_table) stay.
     total = 0
-    for target, files in sorted(seeds().items()):
+    for target, files in sorted({**seeds(), **app_seeds()}.items()):
         d = os.path.join(ROOT, target)
+        if os.path.isdir(d):
+            shutil.rmtree(d)
         os.makedirs(d)
         for name, data in sorted(files.items()):
             with open(os.path.join(d, name), "wb") as out:

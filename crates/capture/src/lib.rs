@@ -4,7 +4,8 @@
 //! (Section Header, Interface Description, Enhanced, Simple and obsolete Packet Blocks; several
 //! sections and interfaces, each interface with its own link type, `if_tsresol` and
 //! `if_tsoffset`; other blocks skipped) from any [`std::io::Read`], one [`Packet`] at a time.
-//! Link types: Ethernet, raw IP, Linux cooked SLL and SLL2 ([`linktype_from_raw`]).
+//! Link types: Ethernet, raw IP, Linux cooked SLL and SLL2, BSD null/loopback and Cisco HDLC
+//! ([`linktype_from_raw`]).
 //! [`PcapWriter`] and [`PcapNgWriter`] write both formats.
 //!
 //! Memory is constant in the file's size: one reusable buffer, bounded by the largest record the
@@ -65,8 +66,9 @@ mod writer;
 
 pub use error::CaptureError;
 pub use linktype::{
-    LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2,
-    LINKTYPE_RAW, linktype_from_raw, linktype_to_raw,
+    LINKTYPE_C_HDLC, LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NULL, LINKTYPE_RAW, linktype_from_raw,
+    linktype_to_raw,
 };
 pub use reader::{CaptureFormat, CaptureReader, InterfaceInfo, Packet};
 pub use shared::SharedBytes;

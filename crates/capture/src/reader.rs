@@ -1140,6 +1140,9 @@ mod tests {
                     (228, LinkType::RawIp),
                     (113, LinkType::LinuxSll),
                     (276, LinkType::LinuxSll2),
+                    (0, LinkType::Null),
+                    (108, LinkType::Loop),
+                    (104, LinkType::CiscoHdlc),
                     // FCS flags in the upper bits do not change the link type.
                     (0x1400_0001, LinkType::Ethernet),
                 ] {

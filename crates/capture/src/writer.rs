@@ -350,11 +350,14 @@ mod tests {
     use super::*;
     use crate::testutil::{Owned, read_bytes};
 
-    const LINKS: [LinkType; 4] = [
+    const LINKS: [LinkType; 7] = [
         LinkType::Ethernet,
         LinkType::RawIp,
         LinkType::LinuxSll,
         LinkType::LinuxSll2,
+        LinkType::Null,
+        LinkType::Loop,
+        LinkType::CiscoHdlc,
     ];
 
     fn frame(len: usize, seed: u8) -> Vec<u8> {

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::port::{PortKind, VlanMode};
+use crate::port::{Port, PortKind, VlanMode};
 
 /// A configuration error: where (file, line, key) and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,14 @@ pub struct Limits {
     pub upcall_burst: u64,
     /// Packet buffers preallocated per worker.
     pub pool_buffers: usize,
+    /// Connections tracked per worker at most; past it the oldest connections not yet
+    /// established are dropped early.
+    pub max_connections: u32,
+    /// Reject answers (TCP RST, ICMP unreachable) sent per second per input port at most, so a
+    /// reject rule cannot be turned into a reflector by spoofed sources.
+    pub reject_rate: u64,
+    /// Reject answer burst per input port.
+    pub reject_burst: u64,
 }
 
 impl Default for Limits {
@@ -106,6 +114,9 @@ impl Default for Limits {
             upcall_rate: 1_000_000,
             upcall_burst: 100_000,
             pool_buffers: 1024,
+            max_connections: 262_144,
+            reject_rate: 100,
+            reject_burst: 200,
         }
     }
 }
@@ -153,27 +164,12 @@ pub struct BridgeConfig {
     pub name: String,
 }
 
-/// One port of a bridge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortConfig {
-    pub name: String,
-    pub kind: PortKind,
-    /// Index into [`Config::bridges`].
-    pub bridge: usize,
-    pub vlan: VlanMode,
-    /// MAC addresses bound to the port; in replay, frames from these source MACs enter here.
-    pub macs: Vec<[u8; 6]>,
-    pub ips: Vec<IpAddr>,
-    /// The pcapng interface id whose packets enter this port in replay.
-    pub interface: Option<u32>,
-}
-
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub limits: Limits,
     pub bridges: Vec<BridgeConfig>,
-    pub ports: Vec<PortConfig>,
+    pub ports: Vec<Port>,
 }
 
 impl Default for Config {
@@ -202,6 +198,38 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     parts.next().is_none().then_some(out)
 }
 
+/// The dotted name of the key whose value is at byte `at` of `text` (`datapath.workers`,
+/// `port[2].vlan`): the key on that line, under the last table header above it. Empty when the
+/// line holds no `key =`.
+fn key_at(text: &str, at: usize) -> String {
+    let at = at.min(text.len());
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    let line = &text[start..end];
+    let Some((key, _)) = line.split_once('=') else {
+        return String::new();
+    };
+    let key = key.trim().trim_matches('"');
+    let mut table = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for l in text[..start].lines() {
+        let l = l.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            let name = name.trim().to_string();
+            let n = counts.entry(name.clone()).or_insert(0);
+            table = format!("{name}[{n}]");
+            *n += 1;
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            table = name.trim().to_string();
+        }
+    }
+    if table.is_empty() {
+        key.to_string()
+    } else {
+        format!("{table}.{key}")
+    }
+}
+
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -225,11 +253,8 @@ impl Config {
                 message,
             };
         let raw: RawFile = toml::from_str(text).map_err(|e| {
-            err(
-                e.span(),
-                String::new(),
-                e.message().trim_end().replace('\n', "; "),
-            )
+            let key = e.span().map(|s| key_at(text, s.start)).unwrap_or_default();
+            err(e.span(), key, e.message().trim_end().replace('\n', "; "))
         })?;
 
         let limits = match raw.datapath {
@@ -292,6 +317,9 @@ impl Config {
                 }
                 if l.pool_buffers < crate::MAX_BATCH * 2 {
                     return bad("pool_buffers", "must be at least 64");
+                }
+                if l.max_connections == 0 || l.max_connections > 1 << 24 {
+                    return bad("max_connections", "must be between 1 and 16777216");
                 }
                 if l.mac_table_size == 0 {
                     return bad("mac_table_size", "must be at least 1");
@@ -494,7 +522,7 @@ impl Config {
                 }
                 None => None,
             };
-            ports.push(PortConfig {
+            ports.push(Port {
                 name,
                 kind,
                 bridge,
@@ -610,6 +638,25 @@ bridge = "br1"
         assert_eq!(e.key, key, "{e}");
         assert!(e.message.contains(msg_part), "{e}");
         assert!(e.to_string().starts_with(&format!("dp.toml:{line}")), "{e}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_key() {
+        let text = "[datapath]\nbatch_size = 8\nworkers = \"ten\"\n\n[[bridge]]\nname = \"br0\"\n\n[[port]]\nname = \"a\"\nkind = \"vm\"\nbridge = \"br0\"\n\n[[port]]\nname = \"b\"\nkind = \"vm\"\nbridge = \"br0\"\nvlan = \"ten\"\n";
+        let cut = text.replace("vlan = \"ten\"", "vlan = 10");
+        let e = Config::parse(&cut, "cfg.toml".as_ref()).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (3, "datapath.workers"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("cfg.toml:3: datapath.workers: invalid type"),
+            "{e}"
+        );
+        let e = Config::parse(
+            &text.replace("workers = \"ten\"", "workers = 2"),
+            "cfg.toml".as_ref(),
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (17, "port[1].vlan"), "{e}");
     }
 
     #[test]

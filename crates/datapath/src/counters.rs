@@ -1,110 +1,17 @@
 //! Counters of the pipeline: one per stage, one per drop reason.
 //!
 //! Every packet that enters is counted once at receive and ends in exactly one of: forwarded
-//! (one or more copies transmitted) or dropped (one reason). Every copy transmitted is counted
-//! once at egress inspection and once at transmit, so `tx_packets == egress_passed` and a
-//! transmitted copy of a packet that skipped a stage shows up as a drop with reason
-//! `uninspected` (which must stay zero). Counters are plain integers owned by one worker;
+//! (one or more copies transmitted) or dropped (one reason). Every frame transmitted (output
+//! copies and reject answers alike) is counted once at egress inspection and once at transmit,
+//! so `tx_packets == egress_passed`; a frame cannot reach transmit without both inspections (the
+//! pipeline's `Cleared` type sees to that). Counters are plain integers owned by one worker;
 //! reports add the workers' counters together.
 
 use std::collections::BTreeMap;
 
-use crate::inspect::{Reason, Stage};
+pub use flow::DropReason;
 
-/// Why the datapath itself dropped a packet (inspection engines give their own reasons).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DropReason {
-    /// Too short to hold an Ethernet header.
-    Malformed,
-    /// The input port could not be determined (replay: a multicast source MAC).
-    NoInputPort,
-    /// The input port is not known to the slow path.
-    UnknownPort,
-    /// A new flow's upcall was refused by the upcall meter.
-    UpcallMeter,
-    /// The input port does not admit the frame's VLAN tag (or lack of one).
-    VlanNotAllowed,
-    /// A multicast or broadcast source MAC address.
-    InvalidSourceMac,
-    /// The destination MAC was learnt on the input port itself.
-    Hairpin,
-    /// Flooding found no other port in the bridge and VLAN.
-    NoDestination,
-    /// A policy rule said drop or deny (installed in the flow table).
-    Policy,
-    /// Port security: the source MAC/IP is not the port's.
-    PortSecurity,
-    /// A flood-guard threshold was exceeded.
-    Flood,
-    /// The TTL or hop limit ran out.
-    TtlExpired,
-    /// An action could not be applied (no headroom, malformed header).
-    ActionFailed,
-    /// No packet buffer was free for a copy.
-    PoolExhausted,
-    /// A copy reached transmit without both inspections (a bug if ever non-zero).
-    Uninspected,
-}
-
-impl DropReason {
-    /// Every reason, in report order.
-    pub const ALL: [DropReason; 15] = [
-        DropReason::Malformed,
-        DropReason::NoInputPort,
-        DropReason::UnknownPort,
-        DropReason::UpcallMeter,
-        DropReason::VlanNotAllowed,
-        DropReason::InvalidSourceMac,
-        DropReason::Hairpin,
-        DropReason::NoDestination,
-        DropReason::Policy,
-        DropReason::PortSecurity,
-        DropReason::Flood,
-        DropReason::TtlExpired,
-        DropReason::ActionFailed,
-        DropReason::PoolExhausted,
-        DropReason::Uninspected,
-    ];
-
-    /// The kebab-case name used in reports and EVE `drop.reason`.
-    pub fn name(self) -> &'static str {
-        match self {
-            DropReason::Malformed => "malformed",
-            DropReason::NoInputPort => "no-input-port",
-            DropReason::UnknownPort => "unknown-port",
-            DropReason::UpcallMeter => "upcall-meter",
-            DropReason::VlanNotAllowed => "vlan-not-allowed",
-            DropReason::InvalidSourceMac => "invalid-source-mac",
-            DropReason::Hairpin => "hairpin",
-            DropReason::NoDestination => "no-destination",
-            DropReason::Policy => "policy",
-            DropReason::PortSecurity => "port-security",
-            DropReason::Flood => "flood",
-            DropReason::TtlExpired => "ttl-expired",
-            DropReason::ActionFailed => "action-failed",
-            DropReason::PoolExhausted => "pool-exhausted",
-            DropReason::Uninspected => "uninspected",
-        }
-    }
-}
-
-impl From<flow::DropReason> for DropReason {
-    /// The reason a flow's drop action carries, as counted by the datapath.
-    fn from(r: flow::DropReason) -> DropReason {
-        match r {
-            flow::DropReason::Policy | flow::DropReason::Inspection => DropReason::Policy,
-            flow::DropReason::PortSecurity => DropReason::PortSecurity,
-            flow::DropReason::Flood => DropReason::Flood,
-            flow::DropReason::NoDestination => DropReason::NoDestination,
-            flow::DropReason::TtlExpired => DropReason::TtlExpired,
-            flow::DropReason::Malformed => DropReason::Malformed,
-            flow::DropReason::UnknownPort => DropReason::UnknownPort,
-            flow::DropReason::VlanNotAllowed => DropReason::VlanNotAllowed,
-            flow::DropReason::InvalidSourceMac => DropReason::InvalidSourceMac,
-            flow::DropReason::Hairpin => DropReason::Hairpin,
-        }
-    }
-}
+use engine::{Reason, Stage};
 
 /// Calls `$m!` with every per-stage counter field of [`DatapathCounters`], once, so that
 /// summing and naming them cannot drift apart.
@@ -134,7 +41,12 @@ macro_rules! counter_fields {
             egress_alerts,
             tx_packets,
             tx_bytes,
-            rejects_sent
+            rejects_sent,
+            rejects_limited,
+            fragments_held,
+            datagrams_reassembled,
+            defrag_datagrams_timed_out,
+            connections_ended
         )
     };
 }
@@ -168,6 +80,17 @@ pub struct DatapathCounters {
     pub tx_bytes: u64,
     /// TCP RST or ICMP unreachable answers sent for reject verdicts.
     pub rejects_sent: u64,
+    /// Reject answers not sent: the input port's reply rate was exceeded.
+    pub rejects_limited: u64,
+    /// IP fragments taken by reassembly (they leave within a datagram, or with it when it
+    /// times out).
+    pub fragments_held: u64,
+    /// Datagrams reassembled (each goes on in the slot of the fragment that completed it).
+    pub datagrams_reassembled: u64,
+    /// Datagrams given up at their reassembly timeout (their fragments were held).
+    pub defrag_datagrams_timed_out: u64,
+    /// Connections that ended and were reported.
+    pub connections_ended: u64,
     /// Packets (or copies) dropped by the datapath, by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::ALL.len()],
     /// Packets (or copies) dropped or rejected by inspection engines.
@@ -202,7 +125,7 @@ impl DatapathCounters {
 
     /// Every per-stage counter with its name, in report order (drops are in
     /// [`DatapathCounters::drop_table`]).
-    pub fn named(&self) -> [(&'static str, u64); 24] {
+    pub fn named(&self) -> [(&'static str, u64); 29] {
         macro_rules! named {
             ($($f:ident),*) => { [$( (stringify!($f), self.$f), )*] };
         }
@@ -241,17 +164,6 @@ impl DatapathCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_unique() {
-        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), DropReason::ALL.len());
-        for (i, r) in DropReason::ALL.iter().enumerate() {
-            assert_eq!(*r as usize, i, "ALL is in declaration order");
-        }
-    }
 
     #[test]
     fn add_and_table() {

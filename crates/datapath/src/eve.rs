@@ -7,13 +7,17 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use conn::ConnRecord;
+use engine::{AlertRecord, Alerts};
 use events::{
-    DropEvent, DropIp, DropIpv4, DropIpv6, DropTcp, DropTransport, Endpoints, EveEvent,
-    IcmpTypeCode, PKT_SRC_WIRE, StatsEvent, Timestamp,
+    AlertAction, AlertEvent, DropEvent, DropIp, DropIpv4, DropIpv6, DropTcp, DropTransport,
+    Endpoints, EveEvent, IcmpTypeCode, PKT_SRC_WIRE, StatsEvent, Timestamp,
 };
 use wire::{L3, L4, ParsedPacket};
 
 use crate::counters::DatapathCounters;
+use crate::learn::LearnCounters;
+use crate::pipeline::AlertNotice;
 use crate::slowpath::SlowPathCounters;
 
 /// Converts pipeline time (ns since the epoch) to an EVE timestamp.
@@ -122,6 +126,146 @@ pub fn drop_event(
     ev
 }
 
+/// The header fields an event about a packet takes from its headers: the 5-tuple (and ICMP
+/// type and code) and the wire VLAN tags.
+fn packet_header(ev: &mut EveEvent<'_>, frame: &[u8], p: &ParsedPacket) {
+    let vlans: Vec<u16> = p.vlans[..usize::from(p.vlan_count)]
+        .iter()
+        .map(|v| v.vid())
+        .collect();
+    ev.vlan = Cow::Owned(vlans);
+    let addrs: Option<(IpAddr, IpAddr)> = match p.l3 {
+        L3::Ipv4 => p
+            .ipv4_addrs(frame)
+            .map(|(s, d)| (IpAddr::from(s), IpAddr::from(d))),
+        L3::Ipv6 => p
+            .ipv6_addrs(frame)
+            .map(|(s, d)| (IpAddr::from(s), IpAddr::from(d))),
+        _ => None,
+    };
+    if let Some((s, d)) = addrs {
+        let ports = matches!(p.l4, L4::Tcp | L4::Udp);
+        let (sp, dp) = if ports {
+            (p.src_port, p.dst_port)
+        } else {
+            (0, 0)
+        };
+        ev.endpoints = Some(Endpoints::new(s, sp, d, dp, p.ip_proto));
+        if matches!(p.l4, L4::Icmpv4 | L4::Icmpv6) {
+            ev.icmp = Some(IcmpTypeCode {
+                icmp_type: p.src_port as u8,
+                icmp_code: p.dst_port as u8,
+            });
+        }
+    }
+}
+
+/// Writes an `alert` event line (JSON and newline) for an engine's alert on a packet:
+/// Suricata's header (timestamp, flow_id, in_iface, the packet's 5-tuple, pkt_src,
+/// app_proto), the `alert` object, `pcap_cnt` (the capture record number) and the members the
+/// engine added (the transaction's `http`, `dns` or `tls` object).
+pub fn alert_line(
+    n: &AlertNotice<'_>,
+    in_iface: Option<String>,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let a = n.alert;
+    let body = AlertEvent {
+        action: if a.blocked {
+            AlertAction::Blocked
+        } else {
+            AlertAction::Allowed
+        },
+        gid: a.gid,
+        signature_id: a.sid,
+        rev: a.rev,
+        signature: Cow::Borrowed(n.alerts.msg(a)),
+        category: Cow::Borrowed(n.alerts.class(a)),
+        severity: a.severity,
+    };
+    let mut ev = EveEvent::new(timestamp(n.time_ns), body);
+    ev.flow_id = n.conn.map(|c| c.flow_id);
+    ev.in_iface = in_iface.map(Cow::Owned);
+    ev.pkt_src = Some(Cow::Borrowed(PKT_SRC_WIRE));
+    ev.app_proto = n.app_proto.map(Cow::Borrowed);
+    packet_header(&mut ev, n.frame, n.parsed);
+    write_with_members(&ev, n.number, n.alerts.extra(a), out)
+}
+
+/// Writes an `alert` event line for an alert an engine raised about a whole connection as it
+/// ended (no packet: the connection's endpoints, as its flow record has them).
+pub fn conn_alert_line(
+    rec: &ConnRecord,
+    alerts: &Alerts,
+    a: &AlertRecord,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let body = AlertEvent {
+        action: if a.blocked {
+            AlertAction::Blocked
+        } else {
+            AlertAction::Allowed
+        },
+        gid: a.gid,
+        signature_id: a.sid,
+        rev: a.rev,
+        signature: Cow::Borrowed(alerts.msg(a)),
+        category: Cow::Borrowed(alerts.class(a)),
+        severity: a.severity,
+    };
+    let mut ev = EveEvent::new(timestamp(rec.end_ns), body);
+    ev.flow_id = Some(rec.flow_id);
+    ev.endpoints = Some(Endpoints::new(
+        rec.src_ip,
+        rec.src_port,
+        rec.dest_ip,
+        rec.dest_port,
+        rec.proto,
+    ));
+    ev.app_proto = rec.app_proto.map(Cow::Borrowed);
+    write_with_members(&ev, 0, alerts.extra(a), out)
+}
+
+/// Serializes `ev` and adds `pcap_cnt` (when not 0) and `extra` members before its last brace.
+fn write_with_members(
+    ev: &EveEvent<'_>,
+    pcap_cnt: u64,
+    extra: &str,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let start = out.len();
+    serde_json::to_writer(&mut *out, ev).map_err(std::io::Error::from)?;
+    if out.last() == Some(&b'}') {
+        out.pop();
+        if pcap_cnt != 0 {
+            use std::io::Write;
+            write!(out, ",\"pcap_cnt\":{pcap_cnt}")?;
+        }
+        if !extra.is_empty() {
+            out.push(b',');
+            out.extend_from_slice(extra.as_bytes());
+        }
+        out.push(b'}');
+    } else {
+        out.truncate(start);
+        return Err(std::io::Error::other("an event is not a JSON object"));
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// Writes a connection's `flow` event line.
+pub fn flow_line(rec: &ConnRecord, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut ev = rec.to_eve();
+    // The bridge-internal VLAN the connection was tracked under (the wire tag on trunks).
+    if rec.vlan != 0 {
+        ev.vlan = Cow::Owned(vec![rec.vlan]);
+    }
+    serde_json::to_writer(&mut *out, &ev).map_err(std::io::Error::from)?;
+    out.push(b'\n');
+    Ok(())
+}
+
 /// The `stats` event: Suricata's `decoder` and `flow` sections where they apply, and every
 /// datapath counter under `rampart.datapath` (drops under `rampart.datapath.drops.<reason>`).
 pub fn stats_event(
@@ -129,6 +273,7 @@ pub fn stats_event(
     uptime: Duration,
     c: &DatapathCounters,
     s: &SlowPathCounters,
+    l: &LearnCounters,
     flows_active: usize,
 ) -> EveEvent<'static> {
     let mut st = StatsEvent::new(uptime.as_secs());
@@ -159,10 +304,15 @@ pub fn stats_event(
         ("unicast", s.unicast),
         ("flooded", s.flooded),
         ("dropped", s.dropped),
-        ("macs_learnt", s.macs_learnt),
-        ("station_moves", s.station_moves),
     ] {
         set(&format!("rampart.slow_path.{k}"), v);
+    }
+    for (k, v) in [
+        ("macs_learnt", l.macs_learnt),
+        ("station_moves", l.station_moves),
+        ("macs_forgotten", l.macs_forgotten),
+    ] {
+        set(&format!("rampart.learning.{k}"), v);
     }
     EveEvent::new(timestamp(time_ns), st)
 }

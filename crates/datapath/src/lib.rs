@@ -35,18 +35,18 @@
 //! assert_eq!(sw.counters().tx_packets, 1);
 //! ```
 
-pub mod bench;
 pub mod config;
 pub mod counters;
 pub mod eve;
 pub mod fdb;
-pub mod inspect;
+pub mod learn;
 pub mod memory;
 pub mod meter;
 pub mod pipeline;
 pub mod port;
 pub mod reject;
 pub mod replay;
+pub mod runtime;
 pub mod slowpath;
 
 /// Most packets in one batch.

@@ -2,25 +2,29 @@
 //! Tests use it to check forwarding decisions; benchmarks use it (with frames discarded rather
 //! than kept) to measure the pipeline alone.
 
-use std::sync::Arc;
-
 use flow::OffloadMeta;
 
 use crate::config::Config;
 use crate::counters::DatapathCounters;
-use crate::inspect::Chain;
+use crate::learn::{Learner, SwitchChange};
 use crate::pipeline::{
-    AlertNotice, Batch, DropNotice, Observer, SharedSlowPath, SlowPathGuard, TxBurst, TxSink,
-    Worker,
+    AlertNotice, Batch, Cleared, DropNotice, FlowNotice, Observer, TxBurst, TxSink, Worker,
 };
 use crate::port::PortId;
 use crate::slowpath::SlowPath;
+use conn::ConnRecord;
+use engine::Chain;
 
 /// Frames transmitted, per output port.
+///
+/// Frames are kept in the order of the packets they come from (the received packet's number,
+/// then its copy index): the order a switch that handles one packet at a time would send them
+/// in, whatever order the pipeline's stages transmitted a batch in.
 #[derive(Debug, Default)]
 pub struct MemorySink {
     keep: bool,
     frames: Vec<Vec<Vec<u8>>>,
+    order: Vec<Vec<(u64, u16)>>,
     counts: Vec<u64>,
 }
 
@@ -30,12 +34,11 @@ impl MemorySink {
         MemorySink {
             keep,
             frames: Vec::new(),
+            order: Vec::new(),
             counts: Vec::new(),
         }
     }
-}
 
-impl MemorySink {
     /// Frames transmitted on every port.
     pub fn transmitted_total(&self) -> u64 {
         self.counts.iter().sum()
@@ -47,11 +50,21 @@ impl MemorySink {
             .get(usize::from(port))
             .map_or(&[], Vec::as_slice)
     }
+
+    fn grow(&mut self, p: usize) {
+        if self.counts.len() <= p {
+            self.counts.resize(p + 1, 0);
+            if self.keep {
+                self.frames.resize_with(p + 1, Vec::new);
+                self.order.resize_with(p + 1, Vec::new);
+            }
+        }
+    }
 }
 
 impl TxSink for MemorySink {
-    fn transmit(&mut self, port: PortId, frame: &[u8], _meta: &OffloadMeta, _time_ns: u64) {
-        let p = usize::from(port);
+    fn transmit(&mut self, pkt: &Cleared<'_>) {
+        let p = usize::from(pkt.port());
         if !self.keep
             && let Some(c) = self.counts.get_mut(p)
         {
@@ -59,22 +72,22 @@ impl TxSink for MemorySink {
             *c += 1;
             return;
         }
-        if self.counts.len() <= p {
-            self.counts.resize(p + 1, 0);
-            if self.keep {
-                self.frames.resize_with(p + 1, Vec::new);
-            }
-        }
+        self.grow(p);
         self.counts[p] += 1;
         if self.keep {
-            self.frames[p].push(frame.to_vec());
+            let key = (pkt.number(), pkt.copy());
+            let order = &mut self.order[p];
+            // Almost always the last: search from the end.
+            let at = order.len() - order.iter().rev().take_while(|k| **k > key).count();
+            order.insert(at, key);
+            self.frames[p].insert(at, pkt.frame().to_vec());
         }
     }
 
     fn transmit_burst(&mut self, burst: &TxBurst<'_>) {
         if self.keep {
             for p in burst.iter() {
-                self.transmit(p.port, p.frame, p.meta, p.time_ns);
+                self.transmit(&p);
             }
             return;
         }
@@ -83,7 +96,7 @@ impl TxSink for MemorySink {
             match self.counts.get_mut(usize::from(port)) {
                 Some(c) => *c += 1,
                 None => {
-                    self.counts.resize(usize::from(port) + 1, 0);
+                    self.grow(usize::from(port));
                     self.counts[usize::from(port)] += 1;
                 }
             }
@@ -105,6 +118,7 @@ pub struct Notice {
 struct Recorder {
     keep: bool,
     notices: Vec<Notice>,
+    flows: Vec<ConnRecord>,
 }
 
 impl Observer for Recorder {
@@ -125,16 +139,28 @@ impl Observer for Recorder {
                 number: n.number,
                 in_port: n.in_port,
                 out_port: n.out_port,
-                reason: format!("{}:{}:{}", n.stage.name(), n.reason.engine, n.reason.code),
+                reason: format!(
+                    "{}:{}:{}",
+                    n.stage.name(),
+                    n.alert.engine,
+                    n.alerts.msg(n.alert)
+                ),
                 alert: true,
             });
         }
     }
+    fn on_flow(&mut self, n: &FlowNotice<'_>) {
+        if self.keep {
+            self.flows.push(*n.record);
+        }
+    }
 }
 
-/// One worker with in-memory ports.
+/// One worker with in-memory ports, behind a learner that sees every packet first.
 #[derive(Debug)]
 pub struct MemorySwitch {
+    learner: Learner,
+    changes: Vec<SwitchChange>,
     worker: Worker,
     batch: Batch,
     sink: MemorySink,
@@ -152,14 +178,16 @@ impl MemorySwitch {
     /// A switch with the given inspection chains; `keep` says whether transmitted frames and
     /// notices are kept (tests) or only counted (benchmarks).
     pub fn with_chains(config: &Config, ingress: Chain, egress: Chain, keep: bool) -> Self {
-        let slow = SharedSlowPath::new(SlowPath::new(config));
         MemorySwitch {
-            worker: Worker::new(0, &config.limits, slow, ingress, egress),
+            learner: Learner::new(config),
+            changes: Vec::new(),
+            worker: Worker::new(0, &config.limits, SlowPath::new(config), ingress, egress),
             batch: Batch::new(),
             sink: MemorySink::new(keep),
             recorder: Recorder {
                 keep,
                 notices: Vec::new(),
+                flows: Vec::new(),
             },
             batch_size: config.limits.batch_size,
             sent: 0,
@@ -167,8 +195,16 @@ impl MemorySwitch {
     }
 
     /// Queues a frame entering `port` at `time_ns`; the batch is processed when it is full.
+    /// The learner sees the frame first; when it changes what the switch knows, the packets
+    /// queued before are processed under the old knowledge, then the worker takes the change.
     pub fn send(&mut self, port: PortId, frame: &[u8], time_ns: u64) {
         self.sent += 1;
+        if self
+            .learner
+            .observe(port, frame, time_ns, &mut self.changes)
+        {
+            self.apply_changes();
+        }
         if !self
             .batch
             .push(frame, port, time_ns, self.sent, OffloadMeta::default())
@@ -181,6 +217,13 @@ impl MemorySwitch {
         }
         if self.batch.len() >= self.batch_size {
             self.flush();
+        }
+    }
+
+    fn apply_changes(&mut self) {
+        self.flush();
+        for c in self.changes.drain(..) {
+            self.worker.apply(&c);
         }
     }
 
@@ -205,6 +248,9 @@ impl MemorySwitch {
     pub fn clear_received(&mut self) {
         for f in &mut self.sink.frames {
             f.clear();
+        }
+        for o in &mut self.sink.order {
+            o.clear();
         }
         self.recorder.notices.clear();
     }
@@ -233,19 +279,35 @@ impl MemorySwitch {
         &self.worker
     }
 
-    /// Runs periodic maintenance at `now` (flow expiry, MAC aging, revalidation).
+    /// Runs periodic maintenance at `now` (MAC aging, connection and flow expiry,
+    /// revalidation), as a runtime tick would.
     pub fn maintain(&mut self, now: u64) {
         self.flush();
-        self.worker.maintain_now(now);
+        self.learner.age(now, &mut self.changes);
+        self.apply_changes();
+        self.worker.tick(now, u64::MAX - 1, &mut self.recorder);
     }
 
-    /// Locks the slow path (to inspect or change ports and the MAC table).
-    pub fn slow_path(&self) -> SlowPathGuard<'_> {
-        self.worker.slow_path().lock()
+    /// Ends the input: every connection ends and is reported.
+    pub fn finish(&mut self, now: u64) {
+        self.flush();
+        self.worker.finish(now, &mut self.recorder);
     }
 
-    /// The shared slow path.
-    pub fn shared_slow_path(&self) -> Arc<SharedSlowPath> {
-        Arc::clone(self.worker.slow_path())
+    /// Connections that ended so far (when kept).
+    pub fn flows(&self) -> &[ConnRecord] {
+        &self.recorder.flows
+    }
+
+    /// The learner: the authoritative port table and forwarding database.
+    pub fn learner(&self) -> &Learner {
+        &self.learner
+    }
+
+    /// Changes a port's VLAN treatment, between packets (queued packets go first).
+    pub fn set_port_vlan(&mut self, port: PortId, vlan: crate::port::VlanMode) -> bool {
+        let ok = self.learner.set_port_vlan(port, vlan, &mut self.changes);
+        self.apply_changes();
+        ok
     }
 }

@@ -13,12 +13,45 @@
 
 use crate::port::PortId;
 
+/// A token bucket in millitokens, refilled on the pipeline's clock (capture time in replay).
 #[derive(Debug, Clone, Copy, Default)]
-struct Bucket {
+pub struct TokenBucket {
     /// Millitokens.
     level: u64,
     last: u64,
     primed: bool,
+}
+
+impl TokenBucket {
+    /// Takes one token at `now` (ns) from a bucket holding at most `cap_milli` millitokens and
+    /// refilled at `rate_milli_per_s`; full the first time it is asked. True when there was one.
+    #[inline]
+    pub fn take(&mut self, now: u64, cap_milli: u64, rate_milli_per_s: u64) -> bool {
+        if !self.primed {
+            self.primed = true;
+            self.level = cap_milli;
+            self.last = now;
+        } else if now > self.last {
+            let dt = now - self.last;
+            // millitokens = dt[ns] * rate[milli/s] / 1e9, without overflow for any dt.
+            let add = (u128::from(dt) * u128::from(rate_milli_per_s) / 1_000_000_000) as u64;
+            if add > 0 {
+                self.level = self.level.saturating_add(add).min(cap_milli);
+                self.last = now;
+            }
+        }
+        if self.level >= 1000 {
+            self.level -= 1000;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Lowers the level to at most `cap_milli` (the capacity shrank).
+    pub fn clamp(&mut self, cap_milli: u64) {
+        self.level = self.level.min(cap_milli);
+    }
 }
 
 /// Per-input-port token buckets for upcalls.
@@ -26,7 +59,7 @@ struct Bucket {
 pub struct UpcallMeter {
     rate_per_s: u64,
     burst: u64,
-    buckets: Vec<Bucket>,
+    buckets: Vec<TokenBucket>,
     ports: usize,
     /// Upcalls admitted and refused, per input port.
     admitted: Vec<u64>,
@@ -53,13 +86,13 @@ impl UpcallMeter {
     pub fn set_ports(&mut self, ports: usize) {
         self.ports = ports.max(1);
         if self.buckets.len() < self.ports {
-            self.buckets.resize(self.ports, Bucket::default());
+            self.buckets.resize(self.ports, TokenBucket::default());
             self.admitted.resize(self.ports, 0);
             self.refused.resize(self.ports, 0);
         }
         let cap = self.capacity_milli();
         for b in &mut self.buckets {
-            b.level = b.level.min(cap);
+            b.clamp(cap);
         }
     }
 
@@ -76,22 +109,7 @@ impl UpcallMeter {
         }
         let cap = self.capacity_milli();
         let rate_milli_per_s = self.rate_per_s.saturating_mul(1000) / self.ports as u64;
-        let b = &mut self.buckets[i];
-        if !b.primed {
-            b.primed = true;
-            b.level = cap;
-            b.last = now;
-        } else if now > b.last {
-            let dt = now - b.last;
-            // millitokens = dt[ns] * rate[milli/s] / 1e9, without overflow for any dt.
-            let add = (u128::from(dt) * u128::from(rate_milli_per_s) / 1_000_000_000) as u64;
-            if add > 0 {
-                b.level = b.level.saturating_add(add).min(cap);
-                b.last = now;
-            }
-        }
-        if b.level >= 1000 {
-            b.level -= 1000;
+        if self.buckets[i].take(now, cap, rate_milli_per_s) {
             self.admitted[i] += 1;
             true
         } else {

@@ -5,8 +5,6 @@
 
 use std::net::IpAddr;
 
-use crate::config::PortConfig;
-
 pub use flow::PortId;
 
 /// What sits behind a port.
@@ -94,23 +92,23 @@ impl VlanMode {
     }
 }
 
-/// One port of a bridge.
+/// One port of a bridge, as configured. Its [`PortId`] is its index in the [`PortTable`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
-    pub id: PortId,
     pub name: String,
     pub kind: PortKind,
-    /// Index of the bridge.
+    /// Index into the configuration's bridges.
     pub bridge: usize,
     pub vlan: VlanMode,
+    /// MAC addresses bound to the port; in replay, frames from these source MACs enter here.
     pub macs: Vec<[u8; 6]>,
     pub ips: Vec<IpAddr>,
-    /// The pcapng interface id that feeds this port in replay.
+    /// The pcapng interface id whose packets enter this port in replay.
     pub interface: Option<u32>,
 }
 
 /// All ports, indexed by [`PortId`] (ids are dense, starting at 0).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PortTable {
     ports: Vec<Port>,
 }
@@ -122,20 +120,11 @@ impl PortTable {
     }
 
     /// Adds a port and returns its id. Fails when the id space is used up.
-    pub fn add(&mut self, spec: PortConfig) -> Option<PortId> {
+    pub fn add(&mut self, port: Port) -> Option<PortId> {
         let id = PortId::try_from(self.ports.len())
             .ok()
             .filter(|&id| id < crate::MAX_PORTS)?;
-        self.ports.push(Port {
-            id,
-            name: spec.name,
-            kind: spec.kind,
-            bridge: spec.bridge,
-            vlan: spec.vlan,
-            macs: spec.macs,
-            ips: spec.ips,
-            interface: spec.interface,
-        });
+        self.ports.push(port);
         Some(id)
     }
 
@@ -149,9 +138,9 @@ impl PortTable {
         self.ports.get_mut(usize::from(id))
     }
 
-    /// Every port, in id order.
-    pub fn iter(&self) -> impl Iterator<Item = &Port> {
-        self.ports.iter()
+    /// Every port with its id, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (PortId, &Port)> {
+        self.ports.iter().enumerate().map(|(i, p)| (i as PortId, p))
     }
 
     /// Number of ports.
@@ -165,18 +154,18 @@ impl PortTable {
     }
 
     /// The port a name refers to.
-    pub fn by_name(&self, name: &str) -> Option<&Port> {
-        self.ports.iter().find(|p| p.name == name)
+    pub fn by_name(&self, name: &str) -> Option<(PortId, &Port)> {
+        self.iter().find(|(_, p)| p.name == name)
     }
 
     /// The port bound to a MAC address.
-    pub fn by_mac(&self, mac: [u8; 6]) -> Option<&Port> {
-        self.ports.iter().find(|p| p.macs.contains(&mac))
+    pub fn by_mac(&self, mac: [u8; 6]) -> Option<(PortId, &Port)> {
+        self.iter().find(|(_, p)| p.macs.contains(&mac))
     }
 
     /// The port fed by a pcapng interface id.
-    pub fn by_interface(&self, interface: u32) -> Option<&Port> {
-        self.ports.iter().find(|p| p.interface == Some(interface))
+    pub fn by_interface(&self, interface: u32) -> Option<(PortId, &Port)> {
+        self.iter().find(|(_, p)| p.interface == Some(interface))
     }
 }
 

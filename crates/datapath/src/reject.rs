@@ -3,13 +3,47 @@
 //!
 //! The answer is built into a caller-supplied buffer; nothing allocates. Packets that must never
 //! be answered (RSTs, ICMP errors, non-first fragments, broadcast or multicast destinations)
-//! get no answer, as RFC 1122 and RFC 4443 require.
+//! get no answer, as RFC 1122 and RFC 4443 require. Answers are rate-limited per input port
+//! ([`ReplyLimiter`]), so that spoofed sources cannot turn a reject rule into a reflector.
 
 use wire::checksum;
+
+use crate::meter::TokenBucket;
+use crate::port::PortId;
 use wire::{Fragment, L3, L4, ParsedPacket};
 
 /// Largest answer built: an IPv6 minimum MTU's worth (RFC 4443 section 2.4 (c)).
 pub const MAX_REPLY: usize = 14 + 8 + 1280;
+
+/// At most `rate` answers per second per input port, with bursts of `burst`, on the pipeline's
+/// clock. No allocation after a port is first seen.
+#[derive(Debug, Clone)]
+pub struct ReplyLimiter {
+    rate_milli: u64,
+    cap_milli: u64,
+    buckets: Vec<TokenBucket>,
+}
+
+impl ReplyLimiter {
+    /// A limiter of `rate` answers per second and bursts of `burst` per input port (0 and 0:
+    /// never answer).
+    pub fn new(rate: u64, burst: u64) -> Self {
+        ReplyLimiter {
+            rate_milli: rate.saturating_mul(1000),
+            cap_milli: burst.saturating_mul(1000),
+            buckets: Vec::new(),
+        }
+    }
+
+    /// Asks to answer a packet that came in by `port` at `now` (ns). True when allowed.
+    pub fn admit(&mut self, port: PortId, now: u64) -> bool {
+        let i = usize::from(port);
+        if i >= self.buckets.len() {
+            self.buckets.resize(i + 1, TokenBucket::default());
+        }
+        self.buckets[i].take(now, self.cap_milli, self.rate_milli)
+    }
+}
 
 /// Builds the answer to `frame` into `out` and returns its length, or `None` when the packet
 /// must not be answered.

@@ -1,40 +1,41 @@
-//! Capture replay: feeds a pcap or pcapng file through the pipeline as if its packets arrived on
-//! the switch's ports, and writes what each port would transmit.
+//! Capture replay: feeds a pcap or pcapng file (or standard input) through the runtime as if its
+//! packets arrived on the switch's ports, and writes what each port would transmit and the EVE
+//! record of what happened.
 //!
-//! The input port of a packet is, in order: the port fed by its pcapng interface id
-//! (`interface = N` in the configuration), the port bound to its source MAC, or, with the
-//! built-in default configuration, a VM port created for each new source MAC (so any capture
-//! replays with no set-up). Time is the capture's: flow idle timeouts, MAC aging and the upcall
-//! meter all run on packet timestamps, so a replay gives the same result however fast it runs.
+//! Input ports, Ethernet for frames without it, learning, steering and ordering are the
+//! runtime's (see [`crate::runtime`]); this module adds the outputs. Time is the capture's:
+//! timeouts, MAC aging and the meters run on packet timestamps, so a replay gives the same
+//! result however fast it runs and with any number of workers.
 //!
-//! With several workers a reader thread steers each packet by the symmetric hash of its flow key
-//! (both directions of a connection meet on one worker) in batches over bounded channels;
-//! batches are recycled, so the reader never allocates per packet either.
+//! Outputs are buffered: per-port captures in memory per port (a budget shared by all ports),
+//! appended to their files in large writes without keeping a descriptor open per port, so a
+//! capture with thousands of VMs needs neither thousands of descriptors nor a syscall per
+//! packet; EVE through one large buffer. Per-port files are named after the port at the end
+//! (`<port>.pcap`; one file per port, also for ports that sent nothing).
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufWriter;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use capture::{CaptureError, CaptureReader, LinkType, PcapWriter, Timestamp};
-use events::{EveEvent, EveWriter};
-use flow::{FlowKey, OffloadMeta};
-use wire::parse_packet;
+use capture::CaptureError;
+use conn::SteeringKey;
 
-use crate::config::{Config, PortConfig};
-use crate::counters::{DatapathCounters, DropReason};
-use crate::inspect::{Chain, InspectorFactory};
-use crate::pipeline::{AlertNotice, Batch, DropNotice, Observer, SharedSlowPath, TxSink, Worker};
-use crate::port::{PortId, PortKind, VlanMode};
-use crate::slowpath::{SlowPath, SlowPathCounters};
+use crate::config::Config;
+use crate::pipeline::Worker;
+use crate::port::PortId;
+use crate::runtime::{
+    self, CaptureSource, OrderKey, OutputSink, PacketSource, RunReport, RuntimeSetup,
+};
+use engine::{Chain, EngineFactory};
+
+pub use crate::runtime::PortReport;
 
 /// How to replay.
 #[derive(Default)]
 pub struct ReplayOptions {
-    /// The configuration; `None` for the built-in default (one bridge, a VM port per source MAC).
+    /// The configuration; `None` for the built-in default (one bridge with an uplink, a VM port
+    /// per source MAC).
     pub config: Option<Config>,
     /// Write `<port>.pcap` per port here.
     pub out_dir: Option<PathBuf>,
@@ -43,9 +44,11 @@ pub struct ReplayOptions {
     /// Workers; overrides the configuration's `datapath.workers`.
     pub workers: Option<usize>,
     /// Engines of the ingress chain, in order (one instance per worker).
-    pub ingress: Vec<Arc<InspectorFactory>>,
+    pub ingress: Vec<Arc<EngineFactory>>,
     /// Engines of the egress chain, in order.
-    pub egress: Vec<Arc<InspectorFactory>>,
+    pub egress: Vec<Arc<EngineFactory>>,
+    /// The steering secret; `None` draws one from the OS.
+    pub steering_key: Option<SteeringKey>,
 }
 
 impl std::fmt::Debug for ReplayOptions {
@@ -70,252 +73,193 @@ pub enum ReplayError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "packet {number}: interface {interface} has link type {link:?}; the switch needs Ethernet frames"
-    )]
-    NotEthernet {
-        number: u64,
-        interface: u32,
-        link: LinkType,
-    },
-    #[error("packet {number}: more than {max} ports would be needed", max = crate::MAX_PORTS)]
-    TooManyPorts { number: u64 },
 }
 
-/// One port's traffic in a replay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PortReport {
-    pub id: PortId,
-    pub name: String,
-    pub kind: PortKind,
-    pub bridge: String,
-    pub rx_packets: u64,
-    pub tx_packets: u64,
-}
+/// What a replay did: the runtime's report (EVE events counted with the final `stats`).
+pub type ReplayReport = RunReport;
 
-/// What a replay did.
-#[derive(Debug)]
-pub struct ReplayReport {
-    pub packets_read: u64,
-    pub bytes_read: u64,
-    pub counters: DatapathCounters,
-    pub slow_path: SlowPathCounters,
-    pub ports: Vec<PortReport>,
-    /// Megaflows installed at the end, summed over workers.
-    pub flows_active: usize,
-    pub macs_learnt: usize,
-    pub workers: usize,
-    pub elapsed: Duration,
-    /// The capture error that ended the replay early, after every packet before it was
-    /// processed and written.
-    pub error: Option<CaptureError>,
-    /// EVE events written.
-    pub eve_events: u64,
-}
+/// Most bytes of per-port captures buffered in memory before the largest buffers are written.
+const PCAP_BUDGET: usize = 64 << 20;
+/// A port's buffer is written out when it reaches this (or the budget's share).
+const PCAP_CHUNK: usize = 1 << 20;
 
-fn ts_ns(t: Timestamp) -> u64 {
-    let s = u64::try_from(t.secs).unwrap_or(0);
-    s.saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(t.nanos))
-}
-
-fn ns_ts(ns: u64) -> Timestamp {
-    Timestamp {
-        secs: (ns / 1_000_000_000) as i64,
-        nanos: (ns % 1_000_000_000) as u32,
-    }
-}
-
-/// Per-port pcap files, opened as ports first transmit.
-struct PcapOutputs {
+/// Per-port captures, buffered in memory and appended to `port<id>.pcap` files; renamed to the
+/// ports' names at the end.
+struct PcapDir {
     dir: PathBuf,
-    names: Vec<String>,
-    writers: HashMap<PortId, PcapWriter<BufWriter<File>>>,
-    tx: Vec<u64>,
+    buffers: Vec<Vec<u8>>,
+    started: Vec<bool>,
+    buffered: usize,
     error: Option<ReplayError>,
 }
 
-impl PcapOutputs {
-    fn path(&self, port: PortId) -> PathBuf {
-        let name = self
-            .names
-            .get(usize::from(port))
-            .cloned()
-            .unwrap_or_else(|| format!("port{port}"));
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.dir.join(format!("{safe}.pcap"))
+impl PcapDir {
+    fn temp_path(&self, port: PortId) -> PathBuf {
+        self.dir.join(format!(".port{port}.pcap.part"))
     }
 
-    fn writer(&mut self, port: PortId) -> Option<&mut PcapWriter<BufWriter<File>>> {
-        if !self.writers.contains_key(&port) {
-            let path = self.path(port);
-            let opened = File::create(&path).and_then(|f| {
-                PcapWriter::new(BufWriter::new(f), LinkType::Ethernet, 262_144, true)
-            });
-            match opened {
-                Ok(w) => {
-                    self.writers.insert(port, w);
-                }
-                Err(source) => {
-                    self.error
-                        .get_or_insert(ReplayError::Output { path, source });
-                    return None;
-                }
-            }
-        }
-        self.writers.get_mut(&port)
+    /// The pcap file header: nanosecond-resolution magic, version 2.4, Ethernet.
+    fn header() -> [u8; 24] {
+        let mut h = [0u8; 24];
+        h[0..4].copy_from_slice(&0xa1b2_3c4du32.to_le_bytes());
+        h[4..6].copy_from_slice(&2u16.to_le_bytes());
+        h[6..8].copy_from_slice(&4u16.to_le_bytes());
+        h[16..20].copy_from_slice(&262_144u32.to_le_bytes());
+        h[20..24].copy_from_slice(&1u32.to_le_bytes());
+        h
     }
 
-    fn count(&mut self, port: PortId) {
+    fn add(&mut self, port: PortId, time_ns: u64, frame: &[u8]) {
         let p = usize::from(port);
-        if self.tx.len() <= p {
-            self.tx.resize(p + 1, 0);
+        if self.buffers.len() <= p {
+            self.buffers.resize_with(p + 1, Vec::new);
+            self.started.resize(p + 1, false);
         }
-        self.tx[p] += 1;
-    }
-}
-
-/// A worker's transmit side: stages a batch's frames, then writes them under one lock.
-struct ReplaySink {
-    outputs: Arc<Mutex<PcapOutputs>>,
-    write: bool,
-    arena: Vec<u8>,
-    staged: Vec<(PortId, u64, usize, usize)>,
-}
-
-impl TxSink for ReplaySink {
-    fn transmit(&mut self, port: PortId, frame: &[u8], _meta: &OffloadMeta, time_ns: u64) {
-        let start = self.arena.len();
-        if self.write {
-            self.arena.extend_from_slice(frame);
+        let share = (PCAP_BUDGET / self.buffers.len()).clamp(16 << 10, PCAP_CHUNK);
+        let b = &mut self.buffers[p];
+        let before = b.len();
+        if !self.started[p] && b.is_empty() {
+            b.extend_from_slice(&Self::header());
         }
-        self.staged.push((port, time_ns, start, frame.len()));
-    }
-
-    fn flush(&mut self) {
-        if self.staged.is_empty() {
-            return;
+        let secs = (time_ns / 1_000_000_000) as u32;
+        let nanos = (time_ns % 1_000_000_000) as u32;
+        let len = frame.len() as u32;
+        b.extend_from_slice(&secs.to_le_bytes());
+        b.extend_from_slice(&nanos.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(frame);
+        self.buffered += b.len() - before;
+        if b.len() >= share {
+            self.write_out(p);
         }
-        let mut out = self.outputs.lock().unwrap_or_else(|e| e.into_inner());
-        for &(port, t, start, len) in &self.staged {
-            out.count(port);
-            if !self.write || out.error.is_some() {
-                continue;
-            }
-            let frame = &self.arena[start..start + len];
-            let res = match out.writer(port) {
-                Some(w) => w.write_packet(ns_ts(t), len as u32, frame),
-                None => continue,
-            };
-            if let Err(source) = res {
-                let path = out.path(port);
-                out.error
-                    .get_or_insert(ReplayError::Output { path, source });
+        if self.buffered > PCAP_BUDGET {
+            // Over budget (many ports each holding a little): write them all.
+            for p in 0..self.buffers.len() {
+                self.write_out(p);
             }
         }
-        self.staged.clear();
-        self.arena.clear();
-    }
-}
-
-/// A worker's EVE side: drop events staged per batch, written under one lock.
-struct EveObserver {
-    eve: Option<Arc<Mutex<EveWriter<BufWriter<File>>>>>,
-    names: Arc<Vec<String>>,
-    staged: Vec<EveEvent<'static>>,
-}
-
-impl EveObserver {
-    fn iface(&self, port: PortId) -> String {
-        self.names
-            .get(usize::from(port))
-            .cloned()
-            .unwrap_or_else(|| format!("port{port}"))
     }
 
-    fn flush(&mut self) {
-        let Some(eve) = &self.eve else {
+    /// Appends port `p`'s buffer to its file.
+    fn write_out(&mut self, p: usize) {
+        let Some(b) = self.buffers.get_mut(p) else {
             return;
         };
-        if self.staged.is_empty() {
+        if b.is_empty() {
             return;
         }
-        let mut w = eve.lock().unwrap_or_else(|e| e.into_inner());
-        for ev in self.staged.drain(..) {
-            // Write errors surface when the writer is flushed at the end.
-            let _ = w.write(&ev);
+        let path = self.dir.join(format!(".port{p}.pcap.part"));
+        let res = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(b));
+        self.buffered -= b.len();
+        b.clear();
+        self.started[p] = true;
+        if let Err(source) = res {
+            self.error
+                .get_or_insert(ReplayError::Output { path, source });
+        }
+    }
+
+    /// Writes everything out and names each port's file `<name>.pcap` (empty captures for
+    /// ports that sent nothing).
+    fn finish(&mut self, ports: &[PortReport]) -> Result<(), ReplayError> {
+        for p in 0..self.buffers.len() {
+            self.write_out(p);
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        for port in ports {
+            let temp = self.temp_path(port.id);
+            let path = self.dir.join(format!("{}.pcap", safe_name(&port.name)));
+            let res = if self
+                .started
+                .get(usize::from(port.id))
+                .copied()
+                .unwrap_or(false)
+            {
+                std::fs::rename(&temp, &path)
+            } else {
+                File::create(&path).and_then(|mut f| f.write_all(&Self::header()))
+            };
+            res.map_err(|source| ReplayError::Output { path, source })?;
+        }
+        Ok(())
+    }
+}
+
+/// A port name as a file name: letters, digits, `-`, `_` and `.` kept, the rest `_`.
+pub fn safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The replay's outputs.
+struct ReplayOutput {
+    pcaps: Option<PcapDir>,
+    eve: Option<(PathBuf, BufWriter<File>)>,
+    eve_error: Option<ReplayError>,
+}
+
+impl OutputSink for ReplayOutput {
+    fn frame(&mut self, _key: OrderKey, port: PortId, time_ns: u64, frame: &[u8]) {
+        if let Some(p) = &mut self.pcaps {
+            p.add(port, time_ns, frame);
+        }
+    }
+
+    fn event(&mut self, _key: OrderKey, line: &[u8]) {
+        if let Some((path, w)) = &mut self.eve {
+            match w.write_all(line) {
+                Ok(()) => {}
+                Err(source) => {
+                    self.eve_error.get_or_insert(ReplayError::Output {
+                        path: path.clone(),
+                        source,
+                    });
+                }
+            }
         }
     }
 }
 
-impl Observer for EveObserver {
-    fn on_drop(&mut self, n: &DropNotice<'_>) {
-        if self.eve.is_none() {
-            return;
-        }
-        let ev = crate::eve::drop_event(
-            n.time_ns,
-            Some(self.iface(n.in_port)),
-            n.frame,
-            n.parsed,
-            n.reason,
-        );
-        self.staged.push(ev);
-    }
-
-    fn on_alert(&mut self, _n: &AlertNotice<'_>) {}
-}
-
-/// Decides the input port of each packet.
-struct PortMapper {
-    by_iface: HashMap<u32, PortId>,
-    by_mac: HashMap<[u8; 6], PortId>,
-    auto: bool,
-}
-
-struct Shared {
-    slow: Arc<SharedSlowPath>,
-    outputs: Arc<Mutex<PcapOutputs>>,
-    eve: Option<Arc<Mutex<EveWriter<BufWriter<File>>>>>,
-}
-
-/// Replays `path` through the pipeline. `progress` is called now and then with the bytes read.
+/// Replays the capture at `path` (`-` for standard input). `progress` is called now and then
+/// with the bytes read.
 pub fn replay(
     path: &Path,
     opts: ReplayOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ReplayReport, ReplayError> {
-    let started = Instant::now();
-    let auto = opts.config.is_none();
-    let config = opts.config.unwrap_or_default();
-    let workers = opts.workers.unwrap_or(config.limits.workers).clamp(1, 64);
-    let mut reader = CaptureReader::open(path)?;
-
-    let slow = SlowPath::new(&config);
-    let mut mapper = PortMapper {
-        by_iface: HashMap::new(),
-        by_mac: HashMap::new(),
-        auto,
-    };
-    for p in slow.ports().iter() {
-        if let Some(i) = p.interface {
-            mapper.by_iface.insert(i, p.id);
-        }
-        for m in &p.macs {
-            mapper.by_mac.insert(*m, p.id);
-        }
+    tracing::info!(capture = %path.display(), "replay");
+    if path.as_os_str() == "-" {
+        let mut src = CaptureSource::from_reader(std::io::stdin().lock())?;
+        replay_source(&mut src, opts, progress)
+    } else {
+        let mut src = CaptureSource::open(path)?;
+        replay_source(&mut src, opts, progress)
     }
-    let slow = SharedSlowPath::new(slow);
+}
 
+/// Replays any source of frames.
+pub fn replay_source(
+    source: &mut dyn PacketSource,
+    opts: ReplayOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<ReplayReport, ReplayError> {
+    let auto = opts.config.is_none();
+    let config = opts.config.unwrap_or_else(runtime::default_config);
+    let workers = opts.workers.unwrap_or(config.limits.workers).clamp(1, 64);
     if let Some(dir) = &opts.out_dir {
         std::fs::create_dir_all(dir).map_err(|source| ReplayError::Output {
             path: dir.clone(),
@@ -328,331 +272,63 @@ pub fn replay(
                 path: p.clone(),
                 source,
             })?;
-            Some(Arc::new(Mutex::new(EveWriter::new(BufWriter::new(f)))))
+            Some((p.clone(), BufWriter::with_capacity(1 << 20, f)))
         }
         None => None,
     };
-    let shared = Shared {
-        slow: Arc::clone(&slow),
-        outputs: Arc::new(Mutex::new(PcapOutputs {
-            dir: opts.out_dir.clone().unwrap_or_default(),
-            names: port_names(&slow.lock()),
-            writers: HashMap::new(),
-            tx: Vec::new(),
+    let mut output = ReplayOutput {
+        pcaps: opts.out_dir.clone().map(|dir| PcapDir {
+            dir,
+            buffers: Vec::new(),
+            started: Vec::new(),
+            buffered: 0,
             error: None,
-        })),
-        eve: eve.clone(),
+        }),
+        eve,
+        eve_error: None,
     };
-    let write = opts.out_dir.is_some();
-    let make_chain = |fs: &[Arc<InspectorFactory>]| Chain::new(fs.iter().map(|f| f()).collect());
-
-    let mut rx_per_port: Vec<u64> = Vec::new();
-    let mut packets_read = 0u64;
-    let mut bytes_last = 0u64;
-    let mut last_time = 0u64;
-    let mut no_port_drops = DatapathCounters::default();
-    let mut capture_error = None;
-    let mut names = Arc::new(port_names(&slow.lock()));
-
-    let new_worker = |id: usize, names: &Arc<Vec<String>>| {
-        let w = Worker::new(
+    let limits = config.limits.clone();
+    let make_worker = |id: usize, slow| {
+        Worker::new(
             id,
-            &config.limits,
-            Arc::clone(&shared.slow),
-            make_chain(&opts.ingress),
-            make_chain(&opts.egress),
-        );
-        let sink = ReplaySink {
-            outputs: Arc::clone(&shared.outputs),
-            write,
-            arena: Vec::new(),
-            staged: Vec::new(),
-        };
-        let obs = EveObserver {
-            eve: shared.eve.clone(),
-            names: Arc::clone(names),
-            staged: Vec::new(),
-        };
-        (w, sink, obs)
+            &limits,
+            slow,
+            Chain::from_factories(&opts.ingress),
+            Chain::from_factories(&opts.egress),
+        )
     };
-
-    // Reads the next packet, maps it to a port and returns (port, time, number) with the frame
-    // loaded into `batch`; `None` at the end or on error.
-    let mut finished: Vec<(Worker, ReplaySink, EveObserver)> = Vec::new();
-    let result: Result<(), ReplayError> = std::thread::scope(|scope| {
-        let mut senders = Vec::new();
-        let mut recyclers = Vec::new();
-        let mut handles = Vec::new();
-        let mut inline = None;
-        if workers == 1 {
-            inline = Some(new_worker(0, &names));
-        } else {
-            for id in 0..workers {
-                let (tx, rx) = mpsc::sync_channel::<Batch>(4);
-                let (back_tx, back_rx) = mpsc::channel::<Batch>();
-                for _ in 0..4 {
-                    let _ = back_tx.send(Batch::new());
-                }
-                let (mut w, mut sink, mut obs) = new_worker(id, &names);
-                handles.push(scope.spawn(move || {
-                    while let Ok(mut b) = rx.recv() {
-                        w.process(&mut b, &mut sink, &mut obs);
-                        obs.flush();
-                        b.clear();
-                        let _ = back_tx.send(b);
-                    }
-                    (w, sink, obs)
-                }));
-                senders.push(tx);
-                recyclers.push(back_rx);
-            }
-        }
-        let mut open: Vec<Option<Batch>> = (0..workers).map(|_| None).collect();
-        if let Some((_, _, _)) = &inline {
-            open[0] = Some(Batch::new());
-        }
-
-        loop {
-            let pkt = match reader.next_packet() {
-                Ok(Some(p)) => p,
-                Ok(None) => break,
-                Err(e) => {
-                    capture_error = Some(e);
-                    break;
-                }
-            };
-            packets_read += 1;
-            if pkt.link != LinkType::Ethernet {
-                return Err(ReplayError::NotEthernet {
-                    number: pkt.number,
-                    interface: pkt.interface,
-                    link: pkt.link,
-                });
-            }
-            let time = ts_ns(pkt.timestamp);
-            last_time = last_time.max(time);
-            let src_mac: Option<[u8; 6]> = pkt.data.get(6..12).and_then(|m| m.try_into().ok());
-            let port = match mapper.by_iface.get(&pkt.interface) {
-                Some(p) => Some(*p),
-                None => match src_mac {
-                    Some(mac) => match mapper.by_mac.get(&mac) {
-                        Some(p) => Some(*p),
-                        None if mapper.auto && mac[0] & 1 == 0 => {
-                            let name = format!(
-                                "vm-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                                mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
-                            );
-                            let id = slow
-                                .lock()
-                                .add_port(PortConfig {
-                                    name,
-                                    kind: PortKind::Vm,
-                                    bridge: 0,
-                                    // Carries every VLAN as it came: the capture decides.
-                                    vlan: VlanMode::Trunk {
-                                        allowed: Vec::new(),
-                                        native: Some(0),
-                                    },
-                                    macs: vec![mac],
-                                    ips: Vec::new(),
-                                    interface: None,
-                                })
-                                .ok_or(ReplayError::TooManyPorts { number: pkt.number })?;
-                            mapper.by_mac.insert(mac, id);
-                            names = Arc::new(port_names(&slow.lock()));
-                            shared
-                                .outputs
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .names = names.to_vec();
-                            if let Some((_, _, obs)) = &mut inline {
-                                obs.names = Arc::clone(&names);
-                            }
-                            Some(id)
-                        }
-                        None => None,
-                    },
-                    None => None,
-                },
-            };
-            let Some(port) = port else {
-                no_port_drops.rx_packets += 1;
-                no_port_drops.rx_bytes += pkt.data.len() as u64;
-                no_port_drops.drop(DropReason::NoInputPort);
-                if let Some(eve) = &shared.eve {
-                    let parsed = parse_packet(pkt.data);
-                    let ev = crate::eve::drop_event(
-                        time,
-                        None,
-                        pkt.data,
-                        &parsed,
-                        DropReason::NoInputPort.name(),
-                    );
-                    let _ = eve.lock().unwrap_or_else(|e| e.into_inner()).write(&ev);
-                }
-                continue;
-            };
-            let p = usize::from(port);
-            if rx_per_port.len() <= p {
-                rx_per_port.resize(p + 1, 0);
-            }
-            rx_per_port[p] += 1;
-            let meta = OffloadMeta::default();
-            let w = if workers == 1 {
-                0
-            } else {
-                let key = match FlowKey::from_frame(port, pkt.data) {
-                    Some((key, _)) => key,
-                    None => FlowKey::extract(port, pkt.data, &parse_packet(pkt.data)),
-                };
-                key.symmetric_hash() as usize % workers
-            };
-            if open[w].is_none() {
-                // Wait for a batch the worker has finished with.
-                match recyclers[w].recv() {
-                    Ok(b) => open[w] = Some(b),
-                    Err(_) => return Ok(()),
-                }
-            }
-            let Some(batch) = open[w].as_mut() else {
-                continue;
-            };
-            if !batch.push(pkt.data, port, time, pkt.number, meta) {
-                // Larger than a packet buffer (not a valid frame for any port).
-                no_port_drops.rx_packets += 1;
-                no_port_drops.drop(DropReason::Malformed);
-                continue;
-            }
-            if batch.is_full() || batch.len() >= config.limits.batch_size {
-                if let Some((wk, sink, obs)) = &mut inline {
-                    wk.process(batch, sink, obs);
-                    obs.flush();
-                    batch.clear();
-                } else if let Some(b) = open[w].take() {
-                    let _ = senders[w].send(b);
-                }
-                let read = reader.bytes_read();
-                if read - bytes_last >= 1 << 20 {
-                    bytes_last = read;
-                    progress(read);
-                }
-            }
-        }
-        // Last partial batches.
-        for (w, slot) in open.iter_mut().enumerate() {
-            if let Some(mut b) = slot.take() {
-                if b.is_empty() {
-                    continue;
-                }
-                if let Some((wk, sink, obs)) = &mut inline {
-                    wk.process(&mut b, sink, obs);
-                    obs.flush();
-                } else {
-                    let _ = senders[w].send(b);
-                }
-            }
-        }
-        drop(senders);
-        if let Some(x) = inline.take() {
-            finished.push(x);
-        }
-        for h in handles {
-            match h.join() {
-                Ok(x) => finished.push(x),
-                Err(p) => std::panic::resume_unwind(p),
-            }
-        }
-        Ok(())
-    });
-    result?;
-    progress(reader.bytes_read());
-
-    // Settle: expire, age and revalidate at the capture's last moment.
-    let mut counters = no_port_drops;
-    let mut flows_active = 0;
-    for (w, sink, obs) in &mut finished {
-        w.maintain_now(last_time);
-        sink.flush();
-        obs.flush();
-        counters.add(w.counters());
-        flows_active += w.flow_table().len();
+    let setup = RuntimeSetup {
+        config,
+        auto_ports: auto,
+        workers,
+        keep_frames: output.pcaps.is_some(),
+        eve: output.eve.is_some(),
+        steering_key: opts.steering_key.unwrap_or_else(SteeringKey::random),
+        make_worker: &make_worker,
+    };
+    let mut report = runtime::run(source, setup, &mut output, progress);
+    if let Some(p) = &mut output.pcaps {
+        p.finish(&report.ports)?;
+        tracing::info!(dir = %p.dir.display(), ports = report.ports.len(), "per-port captures written");
     }
-    finished.sort_by_key(|(w, _, _)| w.id());
-
-    let sp = slow.lock();
-    let mut outputs = shared.outputs.lock().unwrap_or_else(|e| e.into_inner());
-    outputs.names = port_names(&sp);
-    let ports: Vec<PortReport> = sp
-        .ports()
-        .iter()
-        .map(|p| PortReport {
-            id: p.id,
-            name: p.name.clone(),
-            kind: p.kind,
-            bridge: sp.bridges().get(p.bridge).cloned().unwrap_or_default(),
-            rx_packets: rx_per_port.get(usize::from(p.id)).copied().unwrap_or(0),
-            tx_packets: outputs.tx.get(usize::from(p.id)).copied().unwrap_or(0),
-        })
-        .collect();
-    if write {
-        // One file per port, even for ports that sent nothing.
-        for p in &ports {
-            let _ = outputs.writer(p.id);
-        }
-        let mut failed = None;
-        for (port, w) in outputs.writers.iter_mut() {
-            if let Err(source) = w.flush() {
-                failed.get_or_insert((*port, source));
-            }
-        }
-        if let Some((port, source)) = failed {
-            let path = outputs.path(port);
-            outputs
-                .error
-                .get_or_insert(ReplayError::Output { path, source });
-        }
-    }
-    if let Some(e) = outputs.error.take() {
+    if let Some(e) = output.eve_error.take() {
         return Err(e);
     }
-    let slow_counters = sp.counters();
-    let macs = sp.fdb().len();
-    drop(outputs);
-    drop(sp);
-
-    let mut eve_events = 0;
-    if let (Some(eve), Some(path)) = (eve, &opts.eve) {
-        let mut w = eve.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((path, mut lines)) = output.eve.take() {
         let stats = crate::eve::stats_event(
-            last_time,
-            started.elapsed(),
-            &counters,
-            &slow_counters,
-            flows_active,
+            report.last_time_ns,
+            report.elapsed,
+            &report.counters,
+            &report.slow_path,
+            &report.learning,
+            report.flows_active,
         );
-        let res = w.write(&stats).and_then(|_| w.flush());
-        res.map_err(|source| ReplayError::Output {
-            path: path.clone(),
-            source,
-        })?;
-        eve_events = w.events_written();
+        let res = serde_json::to_writer(&mut lines, &stats)
+            .map_err(std::io::Error::from)
+            .and_then(|()| lines.write_all(b"\n"))
+            .and_then(|()| lines.flush());
+        res.map_err(|source| ReplayError::Output { path, source })?;
+        report.eve_events += 1;
     }
-
-    Ok(ReplayReport {
-        packets_read,
-        bytes_read: reader.bytes_read(),
-        counters,
-        slow_path: slow_counters,
-        ports,
-        flows_active,
-        macs_learnt: macs,
-        workers,
-        elapsed: started.elapsed(),
-        error: capture_error,
-        eve_events,
-    })
-}
-
-fn port_names(slow: &SlowPath) -> Vec<String> {
-    slow.ports().iter().map(|p| p.name.clone()).collect()
+    Ok(report)
 }

@@ -2,9 +2,9 @@
 
 use datapath::config::Config;
 use datapath::counters::{DatapathCounters, DropReason};
-use datapath::inspect::{Chain, Inspector, PacketView, Reason, Verdict};
 use datapath::memory::MemorySwitch;
 use datapath::port::VlanMode;
+use engine::{Alert, Chain, Engine, HostedEngine, Inspection, Reason};
 use etherparse::PacketBuilder;
 use wire::{L4, parse_packet};
 
@@ -53,7 +53,6 @@ fn assert_counters_add_up(c: &DatapathCounters) {
     assert!(c.egress_passed <= c.egress_inspected, "{c:#?}");
     assert!(c.ingress_passed <= c.ingress_inspected, "{c:#?}");
     assert!(c.ingress_inspected <= c.rx_packets, "{c:#?}");
-    assert_eq!(c.drops_for(DropReason::Uninspected), 0, "{c:#?}");
     assert_eq!(
         c.lookups, c.ingress_passed,
         "every packet that passed ingress was looked up: {c:#?}"
@@ -119,7 +118,7 @@ fn learning_then_unicast() {
     let c = sw.counters();
     assert!(c.revalidations >= 1, "{c:#?}");
     assert_counters_add_up(c);
-    assert_eq!(sw.slow_path().fdb().len(), 2);
+    assert_eq!(sw.learner().fdb().len(), 2);
 }
 
 #[test]
@@ -230,7 +229,7 @@ fn station_move_revalidates_flows() {
     // mac 2 now appears behind vm3 (live migration).
     sw.send(2, &tcp(2, 1, 5, 5, None), S);
     sw.flush();
-    assert_eq!(sw.slow_path().counters().station_moves, 1);
+    assert_eq!(sw.learner().counters().station_moves, 1);
     sw.clear_received();
     sw.send(0, &tcp(1, 2, 1, 1, None), 2 * S);
     sw.flush();
@@ -251,7 +250,7 @@ fn config_change_revalidates() {
     sw.flush();
     assert_eq!(sw.received(1).len(), 1);
     // Move b10 into VLAN 20: the installed flooding flow must stop reaching it.
-    sw.slow_path().set_port_vlan(1, VlanMode::Access(20));
+    sw.set_port_vlan(1, VlanMode::Access(20));
     sw.clear_received();
     sw.send(0, &broadcast(1, None), S);
     sw.flush();
@@ -276,7 +275,7 @@ fn idle_flows_expire_and_macs_age() {
     assert_eq!(sw.counters().flows_expired, 2);
     // MACs age out after 5 s without traffic.
     sw.maintain(10 * S);
-    assert_eq!(sw.slow_path().fdb().len(), 0);
+    assert_eq!(sw.learner().fdb().len(), 0);
 }
 
 #[test]
@@ -293,7 +292,7 @@ fn active_flows_keep_their_macs() {
         sw.flush();
     }
     assert_eq!(
-        sw.slow_path().fdb().len(),
+        sw.learner().fdb().len(),
         2,
         "MACs of active flows must not age out"
     );
@@ -341,10 +340,9 @@ fn upcall_meter_under_new_flow_flood() {
         }
     }
     sw.flush();
-    let sp = sw.slow_path();
+    let sp = sw.worker().slow_path();
     let refused_flood = sp.meter().refused(0);
     let refused_quiet = sp.meter().refused(1);
-    drop(sp);
     assert_eq!(refused_quiet, 0, "the quiet port's upcalls all pass");
     assert!(refused_flood > 15_000, "flood refused: {refused_flood}");
     let c = sw.counters();
@@ -353,40 +351,34 @@ fn upcall_meter_under_new_flow_flood() {
 }
 
 struct DropToPort(u16);
-impl Inspector for DropToPort {
+impl Engine for DropToPort {
+    type ConnState = ();
     fn name(&self) -> &'static str {
         "test-egress"
     }
-    fn inspect(&mut self, p: &PacketView<'_>) -> Verdict {
-        if p.out_port == Some(self.0) {
-            Verdict::Reject(Reason {
-                engine: "test-egress",
-                code: "blocked-port",
-            })
-        } else {
-            Verdict::Pass
+    fn inspect(&mut self, b: &mut Inspection<'_, '_, ()>) {
+        for i in b.packets() {
+            if b.view(i).out_port == Some(self.0) {
+                b.reject(i, Reason::new("test-egress", "blocked-port"));
+            }
         }
     }
 }
 
 struct AlertOnTcp80;
-impl Inspector for AlertOnTcp80 {
+impl Engine for AlertOnTcp80 {
+    type ConnState = ();
     fn name(&self) -> &'static str {
         "test-ingress"
     }
-    fn inspect(&mut self, p: &PacketView<'_>) -> Verdict {
-        if p.parsed.l4 == L4::Tcp && p.parsed.dst_port == 80 {
-            Verdict::Alert(Reason {
-                engine: "test-ingress",
-                code: "http",
-            })
-        } else if p.parsed.dst_port == 23 {
-            Verdict::Drop(Reason {
-                engine: "test-ingress",
-                code: "telnet",
-            })
-        } else {
-            Verdict::Pass
+    fn inspect(&mut self, b: &mut Inspection<'_, '_, ()>) {
+        for i in b.packets() {
+            let p = b.view(i).parsed();
+            if p.l4 == L4::Tcp && p.dst_port == 80 {
+                b.alert(i, &Alert::new(1, 80, 1, "http", "", 3));
+            } else if p.dst_port == 23 {
+                b.drop(i, Reason::new("test-ingress", "telnet"));
+            }
         }
     }
 }
@@ -396,8 +388,8 @@ fn both_inspections_see_every_forwarded_packet() {
     let cfg = Config::parse(ONE_BRIDGE, "t.toml".as_ref()).unwrap();
     let mut sw = MemorySwitch::with_chains(
         &cfg,
-        Chain::new(vec![Box::new(AlertOnTcp80)]),
-        Chain::new(vec![Box::new(DropToPort(2))]),
+        Chain::new(vec![HostedEngine::new(AlertOnTcp80)]),
+        Chain::new(vec![HostedEngine::new(DropToPort(2))]),
         true,
     );
     // Flood from vm1: vm2 gets it, vm3's copy is rejected at egress (and vm1 gets a RST).
@@ -416,10 +408,10 @@ fn both_inspections_see_every_forwarded_packet() {
     assert_eq!(c.ingress_inspected, 2);
     assert_eq!(c.ingress_passed, 1);
     assert_eq!(c.upcalls, 1);
-    assert_eq!(c.egress_inspected, 2);
-    assert_eq!(c.egress_passed, 1);
+    assert_eq!(c.egress_inspected, 3, "two copies and the RST");
+    assert_eq!(c.egress_passed, 2);
     assert_eq!(c.rejects_sent, 1);
-    assert_eq!(c.tx_packets, 1, "the RST is counted apart");
+    assert_eq!(c.tx_packets, 2, "the copy to vm2 and the RST");
     let table = c.drop_table();
     assert!(
         table.contains(&("ingress:test-ingress:telnet".into(), 1)),
@@ -586,15 +578,15 @@ vlan = 10
 /// dropped and counted, and the packet's last output still goes out.
 #[test]
 fn output_copies_grow_to_the_pool_limit_then_are_counted_as_exhausted() {
-    use datapath::inspect::Chain;
     use datapath::memory::MemorySink;
-    use datapath::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
+    use datapath::pipeline::{Batch, NoObserver, Worker};
     use datapath::slowpath::SlowPath;
+    use engine::Chain;
     use flow::{Action, FlowKey, FlowMask, OffloadMeta};
 
     let mut cfg = Config::parse(VLANS, "test.toml".as_ref()).unwrap();
     cfg.limits.pool_buffers = 64;
-    let slow = SharedSlowPath::new(SlowPath::new(&cfg));
+    let slow = SlowPath::new(&cfg);
     let mut w = Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default());
     // Every frame from port 0: three outputs that each see a different source MAC, then a
     // fourth: three copies per packet.
@@ -643,25 +635,37 @@ struct OrderSink {
 }
 
 impl datapath::pipeline::TxSink for OrderSink {
-    fn transmit(&mut self, port: u16, frame: &[u8], _: &flow::OffloadMeta, _: u64) {
-        let p = parse_packet(frame);
-        self.sent.push((port, p.src_port));
+    fn transmit(&mut self, pkt: &datapath::pipeline::Cleared<'_>) {
+        let p = parse_packet(pkt.frame());
+        self.sent.push((pkt.port(), p.src_port));
     }
 }
 
 /// A worker of `ONE_BRIDGE` (no inspection engines) that has learnt the three VMs of br0
 /// (MACs 1, 2, 3 on ports 0, 1, 2), and an empty batch.
 fn worker_with_three_vms() -> (datapath::pipeline::Worker, datapath::pipeline::Batch) {
-    use datapath::inspect::Chain;
-    use datapath::pipeline::{Batch, NoObserver, SharedSlowPath, Worker};
+    use datapath::learn::Learner;
+    use datapath::pipeline::{Batch, NoObserver, Worker};
     use datapath::slowpath::SlowPath;
+    use engine::Chain;
 
     let cfg = Config::parse(ONE_BRIDGE, "test.toml".as_ref()).unwrap();
-    let slow = SharedSlowPath::new(SlowPath::new(&cfg));
-    let mut w = Worker::new(0, &cfg.limits, slow, Chain::default(), Chain::default());
+    let mut w = Worker::new(
+        0,
+        &cfg.limits,
+        SlowPath::new(&cfg),
+        Chain::default(),
+        Chain::default(),
+    );
+    let mut learner = Learner::new(&cfg);
+    let mut changes = Vec::new();
     let mut batch = Batch::new();
     for (port, m) in [(0u16, 1u8), (1, 2), (2, 3)] {
+        learner.observe(port, &broadcast(m, None), 0, &mut changes);
         assert!(batch.push(&broadcast(m, None), port, 0, 0, Default::default()));
+    }
+    for c in &changes {
+        w.apply(c);
     }
     w.process(&mut batch, &mut OrderSink::default(), &mut NoObserver);
     batch.clear();
@@ -774,4 +778,183 @@ fn one_output_hits_list_hits_and_misses_in_one_batch() {
         t.stats(id).unwrap().packets
     };
     assert_eq!((packets(&plain), packets(&rewritten)), (4, 2));
+}
+
+/// A batch whose every packet dies before the flow lookup must transmit nothing: the
+/// one-output burst once went out with the previous batch's ports (issue 10).
+#[test]
+fn a_batch_dropped_whole_before_lookup_transmits_nothing() {
+    let mut sw = switch(ONE_BRIDGE);
+    sw.send(0, &tcp(1, 2, 1000, 80, None), 0);
+    sw.send(1, &tcp(2, 1, 80, 1000, None), 0);
+    sw.flush();
+    for _ in 0..64 {
+        sw.send(0, &tcp(1, 2, 1000, 80, None), S);
+    }
+    sw.flush();
+    let before: Vec<u64> = (0..4).map(|p| sw.transmitted(p)).collect();
+    // A lone 13-byte frame (too short for Ethernet) in a batch of its own.
+    sw.send(0, &[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8], S);
+    sw.flush();
+    let after: Vec<u64> = (0..4).map(|p| sw.transmitted(p)).collect();
+    assert_eq!(before, after, "the malformed frame left a port");
+    assert_eq!(sw.counters().drops_for(DropReason::Malformed), 1);
+    assert_counters_add_up(sw.counters());
+}
+
+/// Frames an engine saw, with the port each was leaving by.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(u16, Vec<u8>)>>>;
+
+/// An egress engine that rejects every frame leaving by one port, and remembers what it saw.
+struct RejectOutOf {
+    port: u16,
+    seen: Seen,
+}
+impl Engine for RejectOutOf {
+    type ConnState = ();
+    fn name(&self) -> &'static str {
+        "reject-out"
+    }
+    fn inspect(&mut self, b: &mut Inspection<'_, '_, ()>) {
+        for i in b.packets() {
+            let v = b.view(i);
+            let out = v.out_port.unwrap_or(u16::MAX);
+            self.seen.lock().unwrap().push((out, v.frame().to_vec()));
+            if out == self.port {
+                b.reject(i, Reason::new("reject-out", "port"));
+            }
+        }
+    }
+}
+
+const ACCESS_AND_TRUNK: &str = r#"
+[datapath]
+reject_rate = 2
+reject_burst = 3
+
+[[bridge]]
+name = "br0"
+
+[[port]]
+name = "access"
+kind = "vm"
+bridge = "br0"
+vlan = 10
+
+[[port]]
+name = "trunk"
+kind = "uplink"
+bridge = "br0"
+trunk = [10]
+
+[[port]]
+name = "other"
+kind = "vm"
+bridge = "br0"
+vlan = 10
+"#;
+
+/// Reject answers are built from the frame as its sender sent it (untagged on an access port,
+/// though the flood copy rejected at egress was tagged for the trunk), sent once per packet
+/// however many copies were rejected, inspected at egress on their way out, counted in tx, and
+/// limited per input port.
+#[test]
+fn reject_answers_use_the_frame_as_received_once_per_packet_within_the_rate() {
+    let cfg = Config::parse(ACCESS_AND_TRUNK, "t.toml".as_ref()).unwrap();
+    let seen = Seen::default();
+    let engine = RejectOutOf {
+        port: 1,
+        seen: seen.clone(),
+    };
+    let mut sw = MemorySwitch::with_chains(
+        &cfg,
+        Chain::default(),
+        Chain::new(vec![HostedEngine::new(engine)]),
+        true,
+    );
+    // Unknown unicast from the access port: flooded, tagged to the trunk (rejected), untagged
+    // to "other" (passes).
+    sw.send(0, &tcp(1, 9, 1000, 80, None), 0);
+    sw.flush();
+    assert_eq!(sw.received(2).len(), 1, "the other copy still passes");
+    assert_eq!(sw.received(1).len(), 0);
+    let answers = sw.received(0);
+    assert_eq!(answers.len(), 1);
+    assert_eq!(
+        vid_of(&answers[0]),
+        None,
+        "untagged, as the access port sent it"
+    );
+    let rst = parse_packet(&answers[0]);
+    assert_eq!((rst.l4, rst.tcp_flags & 0x004), (L4::Tcp, 0x004));
+    assert_eq!((rst.src_port, rst.dst_port), (80, 1000));
+    // The answer itself went through egress inspection, out of the access port.
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|(port, f)| *port == 0 && f == &answers[0]),
+        "the RST was inspected at egress"
+    );
+    let c = sw.counters().clone();
+    assert_eq!(c.rejects_sent, 1);
+    assert_eq!(c.tx_packets, 2, "the copy to 'other' and the RST");
+    assert_counters_add_up(&c);
+
+    // A burst of 10 rejected packets at one instant: the burst of 3 is answered, less the one
+    // answer already sent; the rate refills 2 a second.
+    for i in 0..10 {
+        sw.send(0, &tcp(1, 9, 2000 + i, 80, None), 0);
+    }
+    sw.flush();
+    assert_eq!(sw.received(0).len(), 3);
+    assert_eq!(sw.counters().rejects_limited, 8);
+    for i in 0..3 {
+        sw.send(0, &tcp(1, 9, 3000 + i, 80, None), S);
+    }
+    sw.flush();
+    assert_eq!(sw.received(0).len(), 5, "two more a second later");
+    assert_eq!(sw.counters().rejects_limited, 9);
+    assert_counters_add_up(sw.counters());
+}
+
+/// A broadcast on a bridge as large as the configuration allows reaches every other port, and
+/// its flow is installed (one port-group action, not thousands of outputs), so the next
+/// broadcast is a hit.
+#[test]
+fn floods_reach_every_port_of_the_largest_bridge_and_install_a_flow() {
+    use datapath::port::{Port, PortKind};
+    let mut cfg = Config::parse("[[bridge]]\nname = \"br0\"\n", "t.toml".as_ref()).unwrap();
+    cfg.limits.emc_insert_inv_prob = 1;
+    let n = usize::from(datapath::MAX_PORTS);
+    for i in 0..n {
+        cfg.ports.push(Port {
+            name: format!("vm{i}"),
+            kind: PortKind::Vm,
+            bridge: 0,
+            vlan: VlanMode::Untagged,
+            macs: Vec::new(),
+            ips: Vec::new(),
+            interface: None,
+        });
+    }
+    let mut sw = MemorySwitch::new(&cfg);
+    for t in 0..2 {
+        sw.send(7, &broadcast(1, None), t * S);
+        sw.flush();
+    }
+    let c = sw.counters();
+    assert_eq!(c.tx_packets, 2 * (n as u64 - 1), "{c:#?}");
+    assert_eq!(sw.transmitted(7), 0, "never back to the sender");
+    assert!(
+        (0..n as u16)
+            .filter(|&p| p != 7)
+            .all(|p| sw.transmitted(p) == 2)
+    );
+    assert_eq!(
+        c.upcalls, 1,
+        "the second broadcast hit the installed flood flow"
+    );
+    assert_eq!(c.total_drops(), 0, "{c:#?}");
+    assert_counters_add_up(c);
 }

@@ -8,8 +8,9 @@
 //! signatures and counter names are strings its callers supply.
 //!
 //! - [`EveEvent`]: the common header (`timestamp`, `flow_id`, `in_iface`, `event_type`, `vlan`,
-//!   the 5-tuple, …) and an [`EventBody`]: [`AlertEvent`], [`DropEvent`], [`FlowEvent`] or
-//!   [`StatsEvent`].
+//!   the 5-tuple, …) and an [`EventBody`]: [`AlertEvent`], [`DropEvent`], [`FlowEvent`],
+//!   [`StatsEvent`], or an app-layer transaction's [`HttpRecord`], [`DnsRecord`] or
+//!   [`TlsRecord`].
 //! - [`Timestamp`]: seconds and nanoseconds, written as `2026-11-23T18:52:00.123456+0000`.
 //! - [`Endpoints`]: the 5-tuple from raw values, with Suricata's protocol names ([`EveProto`]).
 //! - [`EveWriter`]: newline-delimited output, buffered, counting what it wrote.
@@ -55,22 +56,28 @@
 #![warn(missing_docs)]
 
 mod alert;
+mod dns;
 mod drop;
 mod endpoints;
 mod event;
 mod flow;
+mod http;
 mod stats;
 mod timestamp;
+mod tls;
 mod writer;
 
 pub use alert::{AlertAction, AlertEvent};
+pub use dns::{DnsAnswer, DnsEntry, DnsQuery, DnsRdata, DnsRecord};
 pub use drop::{DropEvent, DropIp, DropIpv4, DropIpv6, DropTcp, DropTransport};
 pub use endpoints::{
     Endpoints, EveProto, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
     IcmpTypeCode, eve_proto_name, parse_eve_proto, proto_has_ports,
 };
 pub use event::{EveEvent, EventBody, PKT_SRC_WIRE};
-pub use flow::{FlowEndReason, FlowEvent, FlowState};
+pub use flow::{FlowEndReason, FlowEvent, FlowState, FlowTcp, FlowTcpState};
+pub use http::{ContentRange, HttpHeaderRecord, HttpRecord};
 pub use stats::{RAMPART_SECTION, StatsEvent, StatsPathError, StatsSection, StatsValue};
 pub use timestamp::{Timestamp, TimestampError, UtcDateTime};
+pub use tls::{Ja3, TlsClientCert, TlsRecord};
 pub use writer::EveWriter;

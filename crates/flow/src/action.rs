@@ -27,58 +27,16 @@ use wire::{L3, L4, ParsedPacket, ethertype};
 
 use crate::PortId;
 use crate::buf::{BufError, OffloadMeta, PacketBuf};
-
-/// Why a packet is dropped, for the datapath's per-reason counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    /// A policy rule said drop or deny.
-    Policy,
-    /// An inspection engine (IDS, content scan) said drop.
-    Inspection,
-    /// Port security: the source MAC/IP is not the port's.
-    PortSecurity,
-    /// A flood guard threshold was exceeded.
-    Flood,
-    /// No destination (unknown port, no route).
-    NoDestination,
-    /// The IP TTL/hop limit ran out (`DecIpTtl` on 0 or 1).
-    TtlExpired,
-    /// The frame could not be handled (malformed, unsupported).
-    Malformed,
-    /// The input port is not known to the slow path.
-    UnknownPort,
-    /// The input port does not admit the frame's VLAN tag (or its lack of one).
-    VlanNotAllowed,
-    /// A multicast or broadcast source MAC address.
-    InvalidSourceMac,
-    /// The destination was learnt on the input port itself.
-    Hairpin,
-}
-
-impl DropReason {
-    /// A short lower-case name for counters and logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            DropReason::Policy => "policy",
-            DropReason::Inspection => "inspection",
-            DropReason::PortSecurity => "port-security",
-            DropReason::Flood => "flood",
-            DropReason::NoDestination => "no-destination",
-            DropReason::TtlExpired => "ttl-expired",
-            DropReason::Malformed => "malformed",
-            DropReason::UnknownPort => "unknown-port",
-            DropReason::VlanNotAllowed => "vlan-not-allowed",
-            DropReason::InvalidSourceMac => "invalid-source-mac",
-            DropReason::Hairpin => "hairpin",
-        }
-    }
-}
+use crate::drop::DropReason;
 
 /// One datapath action. `Copy`, 18 bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Send the packet (as it is after all rewrites, see [`execute`]) to a port.
     Output(PortId),
+    /// Send the packet to every port of a port group (a flood: the datapath keeps the groups)
+    /// but the one it came in by. One action for a bridge of any size.
+    Flood(GroupId),
     /// Sets the source MAC.
     SetEthSrc([u8; 6]),
     /// Sets the destination MAC.
@@ -121,6 +79,7 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Action::Output(_) => "output",
+            Action::Flood(_) => "flood",
             Action::SetEthSrc(_) => "set_eth_src",
             Action::SetEthDst(_) => "set_eth_dst",
             Action::SetIpv4Src(_) => "set_ipv4_src",
@@ -142,7 +101,7 @@ impl Action {
     pub fn modifies_packet(&self) -> bool {
         !matches!(
             self,
-            Action::Output(_) | Action::Drop(_) | Action::ToSlowPath
+            Action::Output(_) | Action::Flood(_) | Action::Drop(_) | Action::ToSlowPath
         )
     }
 
@@ -154,8 +113,13 @@ impl Action {
 
 /// Most actions in one list (checked at install).
 pub const MAX_ACTIONS: usize = 64;
-/// Most output ports one packet can be sent to.
+/// Most output ports one packet can be sent to by `Output` actions.
 pub const OUTPUT_CAPACITY: usize = 256;
+/// Most `Flood` groups one action list can name.
+pub const GROUP_CAPACITY: usize = 8;
+
+/// A group of ports the datapath floods to (its index in the datapath's group table).
+pub type GroupId = u32;
 
 /// Why an action list is invalid or could not be applied to a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -242,6 +206,7 @@ pub fn validate(actions: &[Action]) -> Result<(), ActionError> {
         });
     }
     let mut outputs = 0usize;
+    let mut groups = 0usize;
     let mut terminal = false;
     for (index, a) in actions.iter().enumerate() {
         if terminal {
@@ -251,9 +216,16 @@ pub fn validate(actions: &[Action]) -> Result<(), ActionError> {
             });
         }
         terminal = a.is_terminal();
-        if let Action::Output(_) = a {
-            outputs += 1;
+        match a {
+            Action::Output(_) => outputs += 1,
+            Action::Flood(_) => groups += 1,
+            _ => {}
         }
+    }
+    if groups > GROUP_CAPACITY {
+        return Err(ActionError::TooManyOutputs {
+            max: GROUP_CAPACITY,
+        });
     }
     if outputs > OUTPUT_CAPACITY {
         return Err(ActionError::TooManyOutputs {
@@ -269,6 +241,8 @@ pub fn validate(actions: &[Action]) -> Result<(), ActionError> {
 pub struct OutputSet {
     ports: [PortId; OUTPUT_CAPACITY],
     len: usize,
+    groups: [GroupId; GROUP_CAPACITY],
+    ngroups: usize,
     drop: Option<DropReason>,
     slow_path: bool,
 }
@@ -283,6 +257,7 @@ impl core::fmt::Debug for OutputSet {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("OutputSet")
             .field("ports", &self.ports())
+            .field("groups", &self.groups())
             .field("drop", &self.drop)
             .field("slow_path", &self.slow_path)
             .finish()
@@ -295,6 +270,8 @@ impl OutputSet {
         OutputSet {
             ports: [0; OUTPUT_CAPACITY],
             len: 0,
+            groups: [0; GROUP_CAPACITY],
+            ngroups: 0,
             drop: None,
             slow_path: false,
         }
@@ -304,14 +281,42 @@ impl OutputSet {
     #[inline]
     pub fn clear(&mut self) {
         self.len = 0;
+        self.ngroups = 0;
         self.drop = None;
         self.slow_path = false;
     }
 
-    /// Empties the ports only (after the caller sent copies to them, in [`execute_from`]).
+    /// Empties the ports and groups only (after the caller sent copies to them, in
+    /// [`execute_from`]).
     #[inline]
     pub fn clear_ports(&mut self) {
         self.len = 0;
+        self.ngroups = 0;
+    }
+
+    /// The flood groups collected, in action order.
+    #[inline]
+    pub fn groups(&self) -> &[GroupId] {
+        self.groups.get(..self.ngroups).unwrap_or(&[])
+    }
+
+    /// True when no port and no group was collected.
+    #[inline]
+    pub fn has_no_output(&self) -> bool {
+        self.len == 0 && self.ngroups == 0
+    }
+
+    /// Adds a flood group.
+    #[inline]
+    pub fn push_group(&mut self, g: GroupId) -> Result<(), ActionError> {
+        let Some(slot) = self.groups.get_mut(self.ngroups) else {
+            return Err(ActionError::TooManyOutputs {
+                max: GROUP_CAPACITY,
+            });
+        };
+        *slot = g;
+        self.ngroups += 1;
+        Ok(())
     }
 
     /// The ports collected, in action order (a port may repeat if the actions repeat it).
@@ -342,7 +347,7 @@ impl OutputSet {
     /// True when the packet goes nowhere: dropped explicitly or no output at all.
     #[inline]
     pub fn is_drop(&self) -> bool {
-        self.drop.is_some() || (self.len == 0 && !self.slow_path)
+        self.drop.is_some() || (self.has_no_output() && !self.slow_path)
     }
 
     /// True when a `ToSlowPath` ran.
@@ -393,7 +398,7 @@ pub fn execute_from(
     outputs: &mut OutputSet,
 ) -> Result<Step, ActionError> {
     for (index, a) in actions.iter().enumerate().skip(start) {
-        if a.modifies_packet() && !outputs.ports().is_empty() {
+        if a.modifies_packet() && !outputs.has_no_output() {
             return Ok(Step::Resume(index));
         }
         let cx = Cx {
@@ -402,6 +407,7 @@ pub fn execute_from(
         };
         match *a {
             Action::Output(p) => outputs.push(p)?,
+            Action::Flood(g) => outputs.push_group(g)?,
             Action::SetEthSrc(m) => set_eth(buf, 6, m, cx)?,
             Action::SetEthDst(m) => set_eth(buf, 0, m, cx)?,
             Action::SetIpv4Src(v) => set_ipv4_addr(buf, 12, v, cx)?,

@@ -60,6 +60,7 @@ pub mod action;
 pub mod buf;
 mod classifier;
 mod crc;
+pub mod drop;
 mod emc;
 pub mod gso;
 pub mod key;
@@ -70,11 +71,12 @@ pub mod table;
 pub type PortId = u16;
 
 pub use action::{
-    Action, ActionError, DropReason, MAX_ACTIONS, OUTPUT_CAPACITY, OutputSet, Step, execute,
-    execute_from, validate,
+    Action, ActionError, GROUP_CAPACITY, GroupId, MAX_ACTIONS, OUTPUT_CAPACITY, OutputSet, Step,
+    execute, execute_from, validate,
 };
 pub use buf::{BufError, GsoType, OffloadError, OffloadMeta, PacketBuf};
 pub use classifier::{BATCH, MAX_SUBTABLES, RANK_INTERVAL};
+pub use drop::DropReason;
 pub use emc::MAX_EMC_ENTRIES;
 pub use gso::{GsoError, segment};
 pub use key::{Field, FlowKey, FlowMask, HashSeed, NwFrag, TrackedKey, Wildcards};

@@ -19,15 +19,25 @@
 //! }
 //! ```
 
+mod conntrack;
+mod pipeline_model;
+
+pub use conntrack::conn_table;
+pub use pipeline_model::{Scenario, check as check_pipeline, pipeline_model};
+
 use std::io::Cursor;
 
+mod ids_app;
 pub mod policy;
+
+pub use ids_app::{dns_message, http_parser, tcp_reassembly, tls_handshake};
 
 use capture::{
     CaptureError, CaptureFormat, CaptureReader, LinkType, MAX_CAPLEN, PcapNgWriter, PcapWriter,
     Timestamp,
 };
 use wire::arp::{ArpPacket, ArpRepr};
+use wire::chdlc::{ChdlcHeader, ChdlcRepr};
 use wire::ethernet::{EthernetAddress, EthernetFrame, EthernetRepr};
 use wire::geneve::{GeneveHeader, GeneveOption, GeneveOptionsIter, GeneveRepr};
 use wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
@@ -37,6 +47,7 @@ use wire::ipv6::{
     Ipv6FragmentHeader, Ipv6FragmentRepr, Ipv6OptionIter, Ipv6OptionsHeader, Ipv6OptionsRepr,
     Ipv6Packet, Ipv6Repr, Ipv6RoutingHeader, Ipv6RoutingRepr,
 };
+use wire::loopback::{ByteOrder, LoopbackHeader, LoopbackRepr};
 use wire::sll::{Sll2Header, Sll2Repr, SllHeader, SllRepr};
 use wire::tcp::{MAX_HEADER_LEN, TcpOption, TcpOptionsIter, TcpPacket, TcpRepr};
 use wire::udp::{IpPair, UdpPacket, UdpRepr};
@@ -53,6 +64,7 @@ pub type Target = fn(&[u8]);
 /// directory in `fuzz/corpus/`.
 pub const TARGETS: &[(&str, Target)] = &[
     ("parse_packet", parse_packet),
+    ("pipeline_model", pipeline_model),
     ("ethernet", ethernet),
     ("vlan", vlan),
     ("arp", arp),
@@ -65,9 +77,15 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("vxlan", vxlan),
     ("geneve", geneve),
     ("sll", sll),
+    ("loopback_chdlc", loopback_chdlc),
     ("capture_reader", capture_reader),
     ("capture_roundtrip", capture_roundtrip),
     ("flow_key", flow_key),
+    ("conn_table", conn_table),
+    ("http_parser", http_parser),
+    ("dns_message", dns_message),
+    ("tls_handshake", tls_handshake),
+    ("tcp_reassembly", tcp_reassembly),
     ("policy", policy::policy),
 ];
 
@@ -83,17 +101,21 @@ const IPS_V6: IpPair = IpPair::V6 {
     dst: DST_V6,
 };
 
-/// `wire::parse_link` on `data[1..]`, the link type chosen by `data[0]` (Ethernet, raw IP,
-/// SLL, SLL2), then every invariant of [`ParsedPacket`]; a tunnel's inner frame is walked too.
+/// `wire::parse_link` on `data[1..]`, the link type chosen by `data[0]` modulo 7 (Ethernet, raw
+/// IP, SLL, SLL2, BSD null, BSD loop, Cisco HDLC), then every invariant of [`ParsedPacket`]; a
+/// tunnel's inner frame is walked too.
 pub fn parse_packet(data: &[u8]) {
     let Some((&selector, frame)) = data.split_first() else {
         return;
     };
-    let link = match selector & 3 {
+    let link = match selector % 7 {
         0 => LinkType::Ethernet,
         1 => LinkType::RawIp,
         2 => LinkType::LinuxSll,
-        _ => LinkType::LinuxSll2,
+        3 => LinkType::LinuxSll2,
+        4 => LinkType::Null,
+        5 => LinkType::Loop,
+        _ => LinkType::CiscoHdlc,
     };
     walk(frame, link, true);
 }
@@ -261,6 +283,39 @@ pub fn check_parsed(frame: &[u8], link: LinkType, p: &ParsedPacket) {
             p.ethertype,
             Sll2Header::new_unchecked(frame).protocol(),
             "sll2"
+        );
+    }
+    if matches!(link, LinkType::Null | LinkType::Loop | LinkType::CiscoHdlc) {
+        assert_eq!(
+            p.truncated == Some(Layer::Link),
+            len < 4,
+            "a 4-byte link header cut or not"
+        );
+        if len >= 4 {
+            assert_eq!(p.l3_offset, 4, "{link:?} network offset");
+        }
+    }
+    if matches!(link, LinkType::Null | LinkType::Loop) && len >= 4 {
+        let h = LoopbackHeader::new_unchecked(frame);
+        let family = if link == LinkType::Null {
+            h.null_family().0
+        } else {
+            h.loop_family()
+        };
+        match wire::loopback::ethertype_of(family) {
+            Some(et) => assert_eq!(p.ethertype, et, "ethertype of family {family}"),
+            None => assert_eq!(
+                (p.l3, p.ethertype),
+                (L3::Other, 0),
+                "family {family} is not walked"
+            ),
+        }
+    }
+    if link == LinkType::CiscoHdlc && len >= 4 {
+        assert_eq!(
+            p.ethertype,
+            ChdlcHeader::new_unchecked(frame).protocol(),
+            "c_hdlc"
         );
     }
 
@@ -1380,6 +1435,82 @@ pub fn sll(data: &[u8]) {
             assert_eq!(Sll2Repr::parse(&again), Ok(repr), "sll2 round trip");
         }
         Err(e) => assert_eq!((checked2, e), (false, Error::Truncated), "sll2 parse"),
+    }
+}
+
+/// BSD loopback (NULL and LOOP) and Cisco HDLC headers: the views, the byte-order guess of NULL,
+/// and each `Repr` round trip, which gives back the same four bytes.
+pub fn loopback_chdlc(data: &[u8]) {
+    let lo = LoopbackHeader::new_unchecked(data);
+    let _ = (lo.family_field(), lo.payload());
+    let checked = LoopbackHeader::new_checked(data).is_ok();
+    let (null_family, order) = lo.null_family();
+    if checked {
+        let field = lo.family_field();
+        let read = match order {
+            ByteOrder::Little => u32::from_le_bytes(field),
+            ByteOrder::Big => u32::from_be_bytes(field),
+        };
+        assert_eq!(read, null_family, "null family read in the order it names");
+        if order == ByteOrder::Big {
+            assert_ne!(
+                u32::from_le_bytes(field) & 0xffff_0000,
+                0,
+                "big-endian guessed where little-endian fits 16 bits"
+            );
+        }
+        assert_eq!(lo.loop_family(), u32::from_be_bytes(field), "loop family");
+    }
+    rewrite_same(data, checked, |b| {
+        let mut h = LoopbackHeader::new_unchecked(b);
+        h.set_family(h.loop_family(), ByteOrder::Big);
+        let _ = h.payload_mut();
+    });
+    for (name, parsed) in [
+        ("null", LoopbackRepr::parse_null(&lo)),
+        ("loop", LoopbackRepr::parse_loop(&lo)),
+    ] {
+        match parsed {
+            Ok(repr) => {
+                assert!(checked, "{name}: parse accepted what new_checked refused");
+                let mut out = vec![0u8; repr.header_len()];
+                repr.emit(&mut LoopbackHeader::new_unchecked(&mut out[..]))
+                    .expect("emit a parsed header");
+                assert_eq!(out[..], data[..4], "emitted {name} header differs");
+                let again = LoopbackHeader::new_checked(&out[..]).expect("emitted header checks");
+                let back = if name == "null" {
+                    LoopbackRepr::parse_null(&again)
+                } else {
+                    LoopbackRepr::parse_loop(&again)
+                };
+                assert_eq!(back, Ok(repr), "{name} round trip");
+            }
+            Err(e) => assert_eq!((checked, e), (false, Error::Truncated), "{name} parse"),
+        }
+    }
+
+    let h = ChdlcHeader::new_unchecked(data);
+    let _ = (h.address(), h.control(), h.protocol(), h.payload());
+    let checked = ChdlcHeader::new_checked(data).is_ok();
+    rewrite_same(data, checked, |b| {
+        let mut h = ChdlcHeader::new_unchecked(b);
+        let (a, c, p) = (h.address(), h.control(), h.protocol());
+        h.set_address(a);
+        h.set_control(c);
+        h.set_protocol(p);
+        let _ = h.payload_mut();
+    });
+    match ChdlcRepr::parse(&h) {
+        Ok(repr) => {
+            assert!(checked, "c_hdlc: parse accepted what new_checked refused");
+            let mut out = vec![0u8; repr.header_len()];
+            repr.emit(&mut ChdlcHeader::new_unchecked(&mut out[..]))
+                .expect("emit a parsed header");
+            assert_eq!(out[..], data[..4], "emitted c_hdlc header differs");
+            let again = ChdlcHeader::new_checked(&out[..]).expect("emitted header checks");
+            assert_eq!(ChdlcRepr::parse(&again), Ok(repr), "c_hdlc round trip");
+        }
+        Err(e) => assert_eq!((checked, e), (false, Error::Truncated), "c_hdlc parse"),
     }
 }
 

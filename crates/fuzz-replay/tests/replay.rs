@@ -111,9 +111,16 @@ replay_tests!(
     vxlan,
     geneve,
     sll,
+    loopback_chdlc,
     capture_reader,
     capture_roundtrip,
     flow_key,
+    conn_table,
+    pipeline_model,
+    http_parser,
+    dns_message,
+    tls_handshake,
+    tcp_reassembly,
     policy,
 );
 

@@ -27,6 +27,7 @@ mod decode;
 mod policy;
 mod replay;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -109,7 +110,8 @@ fn install_panic_hook() {
     }));
 }
 
-/// Logs go to standard error. `RUST_LOG`, when set and valid, wins over `-v`.
+/// Logs go to standard error, in colour only when it is a terminal (a log file or a pipe gets no
+/// escape codes). `RUST_LOG`, when set and valid, wins over `-v`.
 fn init_logging(verbose: u8) {
     let level = match verbose {
         0 => "warn",
@@ -130,6 +132,7 @@ fn init_logging(verbose: u8) {
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .with_target(true)
         .init();

@@ -16,15 +16,19 @@ use datapath::replay::{ReplayOptions, ReplayReport, replay};
 #[derive(Debug, Args)]
 #[command(after_help = concat!(
     "The input port of each packet is the port fed by its pcapng interface id (`interface = N` \
-     in the configuration), else the port bound to its source MAC. Without --config one bridge \
-     is built and each source MAC seen gets its own VM port, so any capture replays as it is.\n\n\
+     in the configuration), else the port bound to its source MAC (or, for a frame without \
+     Ethernet, its source IP), else the uplink. Without --config one bridge is built with an \
+     uplink that receives unknown unicast, and each source MAC seen gets its own VM port, so \
+     any capture replays as it is. Frames without Ethernet (raw IP, Linux cooked, BSD loopback, \
+     Cisco HDLC) get a header with MACs made from their IP addresses. `-` reads the capture from \
+     standard input. Results are the same for any number of workers.\n\n\
      Examples:\n  \
      rampart replay samples/two-bridges.pcapng --config samples/two-bridges.toml --out-dir out\n  \
      rampart replay traffic.pcap --eve eve.json --workers 2\n\n",
     exit_status_help!()
 ))]
 pub struct ReplayArgs {
-    /// The capture to replay (pcap or pcapng of Ethernet frames).
+    /// The capture to replay (pcap or pcapng; `-` for standard input).
     #[arg(value_name = "CAPTURE")]
     pub capture: PathBuf,
 
@@ -33,7 +37,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Write EVE JSON here: a `drop` event per dropped packet, then a `stats` event.
+    /// Write EVE JSON here: `drop`, `alert` and `flow` events in arrival order, then `stats`.
     #[arg(long, value_name = "OUT")]
     pub eve: Option<PathBuf>,
 
@@ -189,7 +193,16 @@ pub fn summary(r: &ReplayReport) -> String {
         ("flows evicted", c.flows_evicted),
         ("revalidations", c.revalidations),
         ("MACs learnt", r.macs_learnt as u64),
-        ("station moves", r.slow_path.station_moves),
+        ("station moves", r.learning.station_moves),
+    ] {
+        let _ = writeln!(s, "  {k:<22} {v:>12}");
+    }
+    let _ = writeln!(s, "\nconnections");
+    for (k, v) in [
+        ("ended", c.connections_ended),
+        ("fragments held", c.fragments_held),
+        ("datagrams reassembled", c.datagrams_reassembled),
+        ("fragments held early", r.steering.fragments_held),
     ] {
         let _ = writeln!(s, "  {k:<22} {v:>12}");
     }

@@ -379,6 +379,32 @@ fn verbose_and_rust_log_go_to_stderr() {
 }
 
 #[test]
+fn logs_written_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_file(dir.path(), "one.pcap", &pcap(&[(None, tcp_syn(1))]));
+    let log = dir.path().join("stderr.log");
+    let o = Command::new(RAMPART)
+        .args(["-vv", "decode", path_str(&p)])
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let logged = std::fs::read(&log).unwrap();
+    let text = String::from_utf8_lossy(&logged);
+    assert!(
+        text.contains("INFO") && text.contains("decoded"),
+        "-vv logs nothing: {text}"
+    );
+    assert!(
+        !logged.contains(&0x1b),
+        "escape codes in a log file: {text:?}"
+    );
+}
+
+#[test]
 fn backtrace_only_when_asked() {
     let o = Command::new(RAMPART)
         .args(["decode", "/nonexistent/x.pcap"])
@@ -392,6 +418,76 @@ fn backtrace_only_when_asked() {
         err.lines().count() > 1,
         "RUST_BACKTRACE=1 shows a backtrace: {err}"
     );
+}
+
+/// `rampart ARGS` with `input` written to its standard input through a pipe.
+fn rampart_piped(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(RAMPART)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    // Written from another thread, as a capture program would, while the output is read.
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+#[test]
+fn dash_reads_the_capture_from_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/netns-mix.pcapng");
+    // Big enough (6 MB) that a named file is decoded on several threads.
+    let recs: Vec<_> = (0..40_000u32).map(|i| (None, tcp_syn(i as u16))).collect();
+    let big = write_file(dir.path(), "big.pcap", &pcap(&recs));
+    let small = write_file(dir.path(), "small.pcap", &pcap(&recs[..3]));
+    for file in [&sample, &big, &small] {
+        for json in [false, true] {
+            let mut args = vec!["decode"];
+            if json {
+                args.push("--json");
+            }
+            let named = rampart(&[&args[..], &[path_str(file)]].concat());
+            assert!(named.status.success(), "{}", stderr(&named));
+            args.push("-");
+            // Through a pipe, and redirected from the file itself.
+            let piped = rampart_piped(&args, &std::fs::read(file).unwrap());
+            assert!(piped.status.success(), "{}", stderr(&piped));
+            assert!(
+                piped.stdout == named.stdout,
+                "{file:?} json {json}: piped output differs"
+            );
+            let redirected = Command::new(RAMPART)
+                .args(&args)
+                .stdin(std::fs::File::open(file).unwrap())
+                .output()
+                .unwrap();
+            assert!(redirected.status.success(), "{}", stderr(&redirected));
+            assert!(
+                redirected.stdout == named.stdout,
+                "{file:?} json {json}: redirected output differs"
+            );
+        }
+    }
+    // Errors name standard input; a cut capture prints its good packets first.
+    let o = rampart_piped(&["decode", "-"], b"not a capture at all");
+    assert_one_line_error(&o, "standard input: not a pcap or pcapng file");
+    let o = rampart_piped(&["decode", "-"], b"");
+    assert_one_line_error(&o, "standard input: empty file");
+    let mut cut = std::fs::read(&small).unwrap();
+    cut.truncate(cut.len() - 10);
+    let o = rampart_piped(&["decode", "-"], &cut);
+    assert_one_line_error(&o, "standard input: record 3");
+    assert_eq!(stdout(&o).lines().count(), 2);
 }
 
 #[test]

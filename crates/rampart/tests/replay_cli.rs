@@ -70,11 +70,17 @@ fn replay_two_bridges_with_config() {
     assert!(s.contains("vlan-not-allowed"), "{s}");
     assert!(s.contains("transmitted                      30"), "{s}");
     let events = std::fs::read_to_string(&eve).unwrap();
-    assert_eq!(
-        events.lines().count(),
-        2,
-        "one drop and the stats: {events}"
-    );
+    let types: Vec<String> = events
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["event_type"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let count = |t: &str| types.iter().filter(|x| *x == t).count();
+    assert_eq!(count("drop"), 1, "{events}");
+    assert_eq!(count("flow"), 8, "a flow record per connection: {events}");
+    assert_eq!(types.last().map(String::as_str), Some("stats"), "{events}");
 }
 
 #[test]

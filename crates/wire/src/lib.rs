@@ -35,6 +35,7 @@
 
 pub mod arp;
 pub(crate) mod bytes;
+pub mod chdlc;
 pub mod checksum;
 pub mod ethernet;
 pub mod geneve;
@@ -42,6 +43,7 @@ pub mod icmpv4;
 pub mod icmpv6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod loopback;
 pub mod packet;
 pub mod sll;
 pub mod tcp;

@@ -9,9 +9,11 @@
 //! The typed views in the sibling modules are for callers that want named fields; this walk
 //! reads the few fields it needs directly so that it stays a handful of nanoseconds.
 
+use crate::chdlc::{self, ChdlcHeader};
+use crate::loopback::{self, LoopbackHeader};
 use crate::{ethertype, ip_proto, udp_port};
 
-/// How a captured frame begins (pcap link types 1, 101/228, 113 and 276).
+/// How a captured frame begins (pcap link types 1, 101/228, 113, 276, 0, 108 and 104).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum LinkType {
     #[default]
@@ -22,6 +24,13 @@ pub enum LinkType {
     LinuxSll,
     /// Linux "cooked" capture v2, 20-byte header.
     LinuxSll2,
+    /// BSD loopback: a 4-byte address family in the capturing host's byte order
+    /// ([`crate::loopback`]).
+    Null,
+    /// OpenBSD loopback: the same 4-byte address family in network byte order.
+    Loop,
+    /// Cisco HDLC: address, control and a 16-bit protocol ([`crate::chdlc`]).
+    CiscoHdlc,
 }
 
 /// One 802.1Q / 802.1ad tag as it appears on the wire.
@@ -190,7 +199,8 @@ pub struct ParsedPacket {
     /// VLAN tags, outermost first; `vlan_count` of them are valid.
     pub vlans: [VlanTag; 2],
     pub vlan_count: u8,
-    /// The innermost ethertype (or the SLL protocol; 0x0800/0x86dd for raw IP).
+    /// The innermost ethertype (or the SLL or Cisco HDLC protocol; 0x0800/0x86dd for raw IP and
+    /// for the IP address families of a BSD loopback header, 0 for its other families).
     pub ethertype: u16,
     pub l3: L3,
     pub l3_offset: u16,
@@ -356,6 +366,54 @@ pub fn parse_link(frame: &[u8], link: LinkType) -> ParsedPacket {
             }
             let et = be16(frame, proto_at).unwrap_or(0);
             parse_l3(frame, hdr, et, &mut p);
+            p
+        }
+        LinkType::Null | LinkType::Loop => {
+            let mut p = ParsedPacket {
+                link,
+                frame_len: frame.len() as u32,
+                ..ParsedPacket::default()
+            };
+            let Ok(h) = LoopbackHeader::new_checked(frame) else {
+                p.truncated = Some(Layer::Link);
+                return p;
+            };
+            let family = if link == LinkType::Null {
+                h.null_family().0
+            } else {
+                h.loop_family()
+            };
+            match loopback::ethertype_of(family) {
+                Some(et) => parse_l3(frame, loopback::HEADER_LEN, et, &mut p),
+                None => {
+                    // A family this walk does not parse (OSI, IPX, ...): what follows is not
+                    // an ethertype's payload, so no ethertype is claimed for it.
+                    p.l3 = L3::Other;
+                    p.l3_offset = loopback::HEADER_LEN as u16;
+                }
+            }
+            p
+        }
+        LinkType::CiscoHdlc => {
+            let mut p = ParsedPacket {
+                link,
+                frame_len: frame.len() as u32,
+                ..ParsedPacket::default()
+            };
+            let Ok(h) = ChdlcHeader::new_checked(frame) else {
+                p.truncated = Some(Layer::Link);
+                return p;
+            };
+            let protocol = h.protocol();
+            if protocol < 0x0600 {
+                // No ethertype (on Ethernet, an 802.3 length; Cisco HDLC has no LLC framing):
+                // nothing this walk parses follows.
+                p.ethertype = protocol;
+                p.l3 = L3::Other;
+                p.l3_offset = chdlc::HEADER_LEN as u16;
+            } else {
+                parse_l3(frame, chdlc::HEADER_LEN, protocol, &mut p);
+            }
             p
         }
     }
@@ -804,10 +862,76 @@ mod tests {
         assert_eq!((p.l3, p.l4, p.l3_offset), (L3::Ipv4, L4::Tcp, 20));
     }
 
+    #[test]
+    fn bsd_loopback_and_cisco_hdlc() {
+        let f = eth_v4_tcp(b"hi");
+        let ip = &f[14..];
+        let with = |head: &[u8]| [head, ip].concat();
+        // NULL in either host order, LOOP in network order: IPv4 after four bytes.
+        for (link, head) in [
+            (LinkType::Null, [2, 0, 0, 0]),
+            (LinkType::Null, [0, 0, 0, 2]),
+            (LinkType::Loop, [0, 0, 0, 2]),
+            (LinkType::CiscoHdlc, [0x0f, 0, 0x08, 0x00]),
+        ] {
+            let frame = with(&head);
+            let p = parse_link(&frame, link);
+            assert_eq!(
+                (p.link, p.l3, p.l4, p.l3_offset, p.ethertype, p.payload_len),
+                (link, L3::Ipv4, L4::Tcp, 4, ethertype::IPV4, 2),
+                "{link:?} {head:?}"
+            );
+            assert!(!p.has_ethernet && p.truncated.is_none() && p.anomalies.is_empty());
+            // Cut inside the link header, then inside the IP header.
+            for n in 0..4 {
+                assert_eq!(parse_link(&frame[..n], link).truncated, Some(Layer::Link));
+            }
+            assert_eq!(
+                parse_link(&frame[..10], link).truncated,
+                Some(Layer::Network)
+            );
+        }
+        // The three IPv6 families, in both orders for NULL.
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 0, 59, 64];
+        v6.extend_from_slice(&[0; 32]);
+        for family in [24u32, 28, 30] {
+            for (link, head) in [
+                (LinkType::Null, family.to_le_bytes()),
+                (LinkType::Null, family.to_be_bytes()),
+                (LinkType::Loop, family.to_be_bytes()),
+            ] {
+                let p = parse_link(&[&head[..], &v6].concat(), link);
+                assert_eq!((p.l3, p.ethertype), (L3::Ipv6, ethertype::IPV6), "{family}");
+            }
+        }
+        // LOOP is not guessed; unknown families and HDLC's other protocols stop at the link.
+        for (link, head, et) in [
+            (LinkType::Loop, [2, 0, 0, 0], 0),
+            (LinkType::Null, [7, 0, 0, 0], 0),
+            (LinkType::CiscoHdlc, [0x8f, 0, 0x80, 0x35], 0x8035),
+            (LinkType::CiscoHdlc, [0x0f, 0, 0x00, 0xfe], 0x00fe),
+        ] {
+            let p = parse_link(&with(&head), link);
+            assert_eq!(
+                (p.l3, p.l4, p.l3_offset, p.ethertype),
+                (L3::Other, L4::None, 4, et),
+                "{link:?} {head:?}"
+            );
+            assert!(
+                p.anomalies.is_empty(),
+                "{link:?} {head:?}: {:?}",
+                p.anomalies
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn never_panics_and_stays_in_bounds(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            for link in [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::LinuxSll2] {
+            for link in [
+                LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::LinuxSll2,
+                LinkType::Null, LinkType::Loop, LinkType::CiscoHdlc,
+            ] {
                 let p = parse_link(&bytes, link);
                 prop_assert!(usize::from(p.l3_offset) <= bytes.len() || p.l3 == L3::None || p.truncated.is_some() || p.l3 == L3::Other);
                 let s = usize::from(p.payload_offset);

@@ -1,0 +1,878 @@
+//! The connection table of one worker: a preallocated slab of entries, an open-addressing index
+//! over it, and per-state timer lists.
+//!
+//! * **Slab**: entries live in one `Vec` reserved at the configured maximum, so a slot index is
+//!   dense (engines keep per-connection state in a `Vec` indexed by [`ConnHandle::index`]) and
+//!   growth never reallocates. A slot's generation changes each time it is freed, so a stale
+//!   handle is detected rather than misread.
+//! * **Index**: linear probing over a power-of-two array at least twice the maximum, each slot
+//!   holding the entry's 32-bit hash and index; deletion shifts later entries back (no
+//!   tombstones). The hash is keyed with a per-table secret (see `hash.rs`).
+//! * **Timers**: one list per protocol class and flow state (the twelve timeout classes of
+//!   [`crate::Timeouts`]), oldest first. A packet only stamps its entry's last-seen time; the
+//!   entry moves to the tail of its list lazily, when [`ConnTable::expire`] finds it at the
+//!   head not yet due, or at once when its state (and so its timeout) changes. Expiry therefore
+//!   touches only due entries and entries that were refreshed, never the whole table. A lookup
+//!   that finds an entry already past its timeout ends it first (as Suricata's
+//!   `FlowIsTimedOut` in the hash lookup), so results do not depend on how often `expire` runs.
+//!
+//! When the table is full, a new connection early-drops the least recently placed entry among
+//! the heads of the *new* and *closed* lists (never an established one), with reason
+//! `forced`; if there is none, the packet gets no connection. Both are counted.
+//!
+//! The table is single-threaded and never locks, blocks or allocates after construction: ended
+//! connections go to a caller's closure as plain [`ConnRecord`]s.
+
+use events::{FlowEndReason, FlowState, FlowTcp};
+use wire::{L4, ParsedPacket, ip_proto};
+
+use crate::hash::{Keys, fold_mul};
+use crate::key::{Class, ConnKey, PacketTuple, Untracked, classify};
+use crate::tcp::{AcceptAll, Segment, SegmentCheck, TcpState, TcpTrack};
+use crate::{ConnRecord, ConnState, Direction, Timeouts};
+
+const NIL: u32 = u32::MAX;
+const CLASSES: usize = 12;
+const NANOS: u64 = 1_000_000_000;
+
+/// How a table is sized and timed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnConfig {
+    /// The most connections held at once (at least 1).
+    pub max_connections: u32,
+    /// Idle timeouts.
+    pub timeouts: Timeouts,
+    /// Seed of the index hash; `None` draws a secret one from the OS (use a fixed seed only in
+    /// tests and benchmarks).
+    pub seed: Option<u64>,
+}
+
+impl Default for ConnConfig {
+    fn default() -> Self {
+        ConnConfig {
+            max_connections: 65_536,
+            timeouts: Timeouts::SURICATA_7,
+            seed: None,
+        }
+    }
+}
+
+/// A connection's identity while it lives: its slot in the table and the slot's generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnHandle {
+    index: u32,
+    generation: u32,
+}
+
+impl ConnHandle {
+    /// The slot: dense, below the table's maximum, reused after the connection ends.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+
+    /// Changes every time the slot is reused.
+    #[inline]
+    pub fn generation(self) -> u32 {
+        self.generation
+    }
+}
+
+/// What the table says about one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    pub handle: ConnHandle,
+    pub direction: Direction,
+    pub state: ConnState,
+    /// 1 for the connection's first packet, counting every packet given to it (related ICMP
+    /// errors included).
+    pub packet_number: u64,
+    pub flow_id: u64,
+}
+
+/// A live connection's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnCounters {
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    /// Related ICMP errors not counted above (see [`ConnRecord::related_pkts`]).
+    pub related_pkts: u64,
+    pub start_ns: u64,
+    pub last_ns: u64,
+}
+
+/// The table's own counters, for `stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableCounters {
+    /// Packets given to [`ConnTable::track`].
+    pub packets: u64,
+    /// Packets that found their connection.
+    pub hits: u64,
+    /// Connections created.
+    pub created: u64,
+    /// ICMP errors related to a live connection.
+    pub related: u64,
+    /// Packets whose state was `Invalid`.
+    pub invalid: u64,
+    /// Connections ended, by reason.
+    pub ended_timeout: u64,
+    pub ended_forced: u64,
+    pub ended_tcp_reuse: u64,
+    pub ended_shutdown: u64,
+    /// Connections early-dropped to make room (also counted in `ended_forced`).
+    pub early_drops: u64,
+    /// Packets that got no connection because the table was full of established ones.
+    pub table_full: u64,
+    /// Packets that got no connection, by reason.
+    pub not_ip: u64,
+    pub fragments: u64,
+    pub malformed: u64,
+    pub icmp_error_unreadable: u64,
+    /// ICMP errors whose quoted connection is not in the table.
+    pub icmp_error_orphan: u64,
+}
+
+mod flag {
+    pub const INIT_LOW: u8 = 1;
+    pub const SEEN_TS: u8 = 2;
+    pub const SEEN_TC: u8 = 4;
+    pub const ALERTED: u8 = 8;
+    pub const HAS_ICMP: u8 = 16;
+    pub const HAS_RESPONSE: u8 = 32;
+    pub const LIVE: u8 = 64;
+}
+
+const FS_NEW: u8 = 0;
+const FS_ESTABLISHED: u8 = 1;
+const FS_CLOSED: u8 = 2;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Entry {
+    key: ConnKey,
+    hash: u32,
+    generation: u32,
+    prev: u32,
+    next: u32,
+    placed_secs: u64,
+    start_ns: u64,
+    last_ns: u64,
+    pkts: [u64; 2],
+    bytes: [u64; 2],
+    related_pkts: u64,
+    related_bytes: u64,
+    flow_id: u64,
+    app_proto: Option<&'static str>,
+    tcp: TcpTrack,
+    icmp_first: (u8, u8),
+    icmp_response: (u8, u8),
+    class: u8,
+    flow_state: u8,
+    flags: u8,
+}
+
+impl Entry {
+    #[inline(always)]
+    fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// The protocol class of a key's protocol: 0 TCP, 1 UDP, 2 ICMP, 3 other (Suricata's
+/// `FlowGetProtoMapping`: ICMPv6 is "other").
+fn proto_class(proto: u8) -> usize {
+    match proto {
+        ip_proto::TCP => 0,
+        ip_proto::UDP => 1,
+        ip_proto::ICMP => 2,
+        _ => 3,
+    }
+}
+
+fn class_of(proto: u8, flow_state: u8) -> u8 {
+    (proto_class(proto) * 3 + usize::from(flow_state)) as u8
+}
+
+/// Suricata's flow state for a TCP session state (`StreamTcpPacketSetState`).
+fn tcp_flow_state(s: TcpState) -> Option<u8> {
+    match s {
+        TcpState::None | TcpState::SynSent | TcpState::SynRecv => None,
+        TcpState::Established
+        | TcpState::FinWait1
+        | TcpState::FinWait2
+        | TcpState::Closing
+        | TcpState::CloseWait => Some(FS_ESTABLISHED),
+        TcpState::LastAck | TcpState::TimeWait | TcpState::Closed => Some(FS_CLOSED),
+    }
+}
+
+fn tcp_conn_state(t: &TcpTrack) -> ConnState {
+    if !t.session {
+        return ConnState::Invalid;
+    }
+    match t.state {
+        TcpState::None | TcpState::SynSent | TcpState::SynRecv => ConnState::New,
+        TcpState::Established => ConnState::Established,
+        TcpState::FinWait1
+        | TcpState::FinWait2
+        | TcpState::CloseWait
+        | TcpState::Closing
+        | TcpState::LastAck => ConnState::Closing,
+        TcpState::TimeWait | TcpState::Closed => ConnState::Closed,
+    }
+}
+
+/// The connection table of one worker (see the module documentation). `C` is the firewall's
+/// sequence-window check, [`AcceptAll`] by default.
+#[derive(Debug)]
+pub struct ConnTable<C: SegmentCheck = AcceptAll> {
+    entries: Vec<Entry>,
+    free: Vec<u32>,
+    slots: Vec<u64>,
+    mask: usize,
+    heads: [u32; CLASSES],
+    tails: [u32; CLASSES],
+    live: usize,
+    max: usize,
+    keys: Keys,
+    timeouts: Timeouts,
+    check: C,
+    counters: TableCounters,
+}
+
+impl ConnTable<AcceptAll> {
+    /// A table that judges TCP by flags alone.
+    pub fn new(config: ConnConfig) -> Self {
+        ConnTable::with_check(config, AcceptAll)
+    }
+}
+
+impl<C: SegmentCheck> ConnTable<C> {
+    /// A table that asks `check` about every TCP segment of a session.
+    pub fn with_check(config: ConnConfig, check: C) -> Self {
+        let max = config.max_connections.clamp(1, u32::MAX - 1) as usize;
+        let slots = (max * 2).next_power_of_two().max(16);
+        ConnTable {
+            entries: Vec::with_capacity(max),
+            free: Vec::with_capacity(max),
+            slots: vec![0; slots],
+            mask: slots - 1,
+            heads: [NIL; CLASSES],
+            tails: [NIL; CLASSES],
+            live: 0,
+            max,
+            keys: config.seed.map_or_else(Keys::random, Keys::from_seed),
+            timeouts: config.timeouts,
+            check,
+            counters: TableCounters::default(),
+        }
+    }
+
+    /// Live connections.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// True when no connection is live.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// The most connections the table holds; every [`ConnHandle::index`] is below it.
+    pub fn capacity(&self) -> usize {
+        self.max
+    }
+
+    /// The table's counters.
+    pub fn counters(&self) -> &TableCounters {
+        &self.counters
+    }
+
+    /// The segment check, to read or reconfigure it.
+    pub fn check_mut(&mut self) -> &mut C {
+        &mut self.check
+    }
+
+    /// Looks up (or creates) the connection of one packet and updates it.
+    ///
+    /// `frame` is the whole frame as captured (its length is what the byte counters add), `p`
+    /// its parse, `vlan` the bridge-internal VLAN, `now_ns` the packet's time. Connections that
+    /// end because of this packet (found timed out, early-dropped for room, replaced by a new
+    /// TCP connection on the same tuple) are handed to `ended` before the packet's own
+    /// connection is updated. Returns `None` for packets without a connection (not IP, a
+    /// fragment, unreadable, an ICMP error quoting nothing known, or a full table), each
+    /// counted.
+    #[inline]
+    pub fn track(
+        &mut self,
+        frame: &[u8],
+        p: &ParsedPacket,
+        vlan: u16,
+        now_ns: u64,
+        ended: &mut impl FnMut(ConnRecord),
+    ) -> Option<Tracked> {
+        self.counters.packets += 1;
+        match classify(frame, p) {
+            Class::Conn { tuple, icmp } => {
+                self.track_conn(frame, p, &tuple, icmp, vlan, now_ns, ended)
+            }
+            Class::IcmpError {
+                quoted,
+                outer_src,
+                counted,
+            } => self.track_related(
+                frame.len(),
+                &quoted,
+                outer_src,
+                counted,
+                vlan,
+                now_ns,
+                ended,
+            ),
+            Class::Untracked(why) => {
+                let c = &mut self.counters;
+                match why {
+                    Untracked::NotIp => c.not_ip += 1,
+                    Untracked::Fragment => c.fragments += 1,
+                    Untracked::Malformed => c.malformed += 1,
+                    Untracked::BadIcmpError => c.icmp_error_unreadable += 1,
+                }
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn track_conn(
+        &mut self,
+        frame: &[u8],
+        p: &ParsedPacket,
+        tuple: &PacketTuple,
+        icmp: Option<(u8, u8)>,
+        vlan: u16,
+        now_ns: u64,
+        ended: &mut impl FnMut(ConnRecord),
+    ) -> Option<Tracked> {
+        let (key, src_low) = tuple.key(vlan);
+        let hash = self.hash(&key);
+        let now_secs = now_ns / NANOS;
+        let seg = if p.l4 == L4::Tcp {
+            Segment::read(frame, usize::from(p.l4_offset), p.payload_len)
+        } else {
+            None
+        };
+        let mut found = self.find(hash, &key);
+        if let Some(i) = found {
+            let e = &self.entries[i];
+            if self.due(e, now_secs) {
+                self.end(i, FlowEndReason::Timeout, ended);
+                found = None;
+            } else if let Some(s) = &seg
+                && TcpTrack::is_stream_starter(s.flags)
+            {
+                let dir = direction(e, src_low);
+                if e.tcp.reuse_by_syn(dir, s.seq) {
+                    self.end(i, FlowEndReason::TcpReuse, ended);
+                    found = None;
+                }
+            }
+        }
+        let i = match found {
+            Some(i) => {
+                self.counters.hits += 1;
+                i
+            }
+            None => self.create(key, hash, src_low, now_ns, ended)?,
+        };
+        let e = &mut self.entries[i];
+        let dir = direction(e, src_low);
+        let d = dir as usize;
+        e.pkts[d] += 1;
+        e.bytes[d] += frame.len() as u64;
+        e.last_ns = now_ns;
+        e.flags |= if dir == Direction::ToServer {
+            flag::SEEN_TS
+        } else {
+            flag::SEEN_TC
+        };
+        if let Some(ty) = icmp {
+            if !e.has(flag::HAS_ICMP) {
+                e.icmp_first = ty;
+                e.flags |= flag::HAS_ICMP;
+            } else if dir == Direction::ToClient && !e.has(flag::HAS_RESPONSE) {
+                e.icmp_response = ty;
+                e.flags |= flag::HAS_RESPONSE;
+            }
+        }
+        let (state, flow_state) = match &seg {
+            Some(s) => {
+                let ok = e.tcp.segment(dir, s, &mut self.check);
+                let fs = if e.tcp.session {
+                    tcp_flow_state(e.tcp.state).unwrap_or(e.flow_state)
+                } else {
+                    e.flow_state
+                };
+                let st = if ok {
+                    tcp_conn_state(&e.tcp)
+                } else {
+                    ConnState::Invalid
+                };
+                (st, fs)
+            }
+            None if e.has(flag::SEEN_TS) && e.has(flag::SEEN_TC) => {
+                (ConnState::Established, FS_ESTABLISHED)
+            }
+            None => (ConnState::New, e.flow_state),
+        };
+        let packet_number = e.pkts[0] + e.pkts[1] + e.related_pkts;
+        let handle = ConnHandle {
+            index: i as u32,
+            generation: e.generation,
+        };
+        let flow_id = e.flow_id;
+        if flow_state != e.flow_state {
+            let proto = e.key.proto();
+            e.flow_state = flow_state;
+            self.unlink(i);
+            self.push_tail(i, class_of(proto, flow_state), now_secs);
+        }
+        if state == ConnState::Invalid {
+            self.counters.invalid += 1;
+        }
+        Some(Tracked {
+            handle,
+            direction: dir,
+            state,
+            packet_number,
+            flow_id,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn track_related(
+        &mut self,
+        len: usize,
+        quoted: &PacketTuple,
+        outer_src: (u64, u64),
+        counted: bool,
+        vlan: u16,
+        now_ns: u64,
+        ended: &mut impl FnMut(ConnRecord),
+    ) -> Option<Tracked> {
+        let (key, _) = quoted.key(vlan);
+        let hash = self.hash(&key);
+        let Some(i) = self.find(hash, &key) else {
+            self.counters.icmp_error_orphan += 1;
+            return None;
+        };
+        if self.due(&self.entries[i], now_ns / NANOS) {
+            self.end(i, FlowEndReason::Timeout, ended);
+            self.counters.icmp_error_orphan += 1;
+            return None;
+        }
+        self.counters.related += 1;
+        let e = &mut self.entries[i];
+        // Suricata's FlowGetPacketDirection for ICMP: to the server when it comes from the
+        // initiator's address.
+        let init_addr = e.key.addr_words(!e.has(flag::INIT_LOW));
+        let dir = if outer_src == init_addr {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        if counted {
+            e.pkts[dir as usize] += 1;
+            e.bytes[dir as usize] += len as u64;
+            e.last_ns = now_ns;
+        } else {
+            e.related_pkts += 1;
+            e.related_bytes += len as u64;
+        }
+        Some(Tracked {
+            handle: ConnHandle {
+                index: i as u32,
+                generation: e.generation,
+            },
+            direction: dir,
+            state: ConnState::Related,
+            packet_number: e.pkts[0] + e.pkts[1] + e.related_pkts,
+            flow_id: e.flow_id,
+        })
+    }
+
+    /// Ends every connection idle past its timeout at `now_ns`, handing each to `ended` with
+    /// reason `timeout`. Cost: the due connections, plus those refreshed since they were last
+    /// placed in their timer list.
+    pub fn expire(&mut self, now_ns: u64, mut ended: impl FnMut(ConnRecord)) {
+        let now_secs = now_ns / NANOS;
+        for class in 0..CLASSES {
+            let timeout = u64::from(self.timeouts.of_class(class));
+            loop {
+                let h = self.heads[class];
+                if h == NIL {
+                    break;
+                }
+                let i = h as usize;
+                let e = &self.entries[i];
+                let last_secs = e.last_ns / NANOS;
+                if last_secs + timeout < now_secs {
+                    self.end(i, FlowEndReason::Timeout, &mut ended);
+                } else if e.placed_secs < last_secs {
+                    self.unlink(i);
+                    self.push_tail(i, class as u8, last_secs);
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Ends every connection (end of input), reason `shutdown`, oldest first per class.
+    pub fn drain(&mut self, mut ended: impl FnMut(ConnRecord)) {
+        for class in 0..CLASSES {
+            while self.heads[class] != NIL {
+                let i = self.heads[class] as usize;
+                self.end(i, FlowEndReason::Shutdown, &mut ended);
+            }
+        }
+    }
+
+    /// Marks a connection alerted (its record says `alerted: true`). False for a stale handle.
+    pub fn set_alerted(&mut self, h: ConnHandle) -> bool {
+        match self.entry_mut(h) {
+            Some(e) => {
+                e.flags |= flag::ALERTED;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets a connection's application protocol. False for a stale handle.
+    pub fn set_app_proto(&mut self, h: ConnHandle, app_proto: &'static str) -> bool {
+        match self.entry_mut(h) {
+            Some(e) => {
+                e.app_proto = Some(app_proto);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A live connection's counters; `None` for a stale handle.
+    pub fn counters_of(&self, h: ConnHandle) -> Option<ConnCounters> {
+        self.entry(h).map(|e| ConnCounters {
+            pkts_toserver: e.pkts[0],
+            pkts_toclient: e.pkts[1],
+            bytes_toserver: e.bytes[0],
+            bytes_toclient: e.bytes[1],
+            related_pkts: e.related_pkts,
+            start_ns: e.start_ns,
+            last_ns: e.last_ns,
+        })
+    }
+
+    /// A live TCP connection's session (state, flags, both sides' sequence records).
+    pub fn tcp(&self, h: ConnHandle) -> Option<&TcpTrack> {
+        self.entry(h)
+            .filter(|e| e.key.proto() == ip_proto::TCP)
+            .map(|e| &e.tcp)
+    }
+
+    /// The record the connection would leave if it ended now with `reason`.
+    pub fn snapshot(&self, h: ConnHandle, reason: FlowEndReason) -> Option<ConnRecord> {
+        self.entry(h).map(|e| record(e, h.index(), reason))
+    }
+
+    /// The key of a live connection.
+    pub fn key(&self, h: ConnHandle) -> Option<ConnKey> {
+        self.entry(h).map(|e| e.key)
+    }
+
+    fn entry(&self, h: ConnHandle) -> Option<&Entry> {
+        self.entries
+            .get(h.index())
+            .filter(|e| e.generation == h.generation && e.has(flag::LIVE))
+    }
+
+    fn entry_mut(&mut self, h: ConnHandle) -> Option<&mut Entry> {
+        self.entries
+            .get_mut(h.index())
+            .filter(|e| e.generation == h.generation && e.has(flag::LIVE))
+    }
+
+    #[inline(always)]
+    fn hash(&self, key: &ConnKey) -> u32 {
+        self.keys.hash5(&key.w) as u32
+    }
+
+    #[inline(always)]
+    fn due(&self, e: &Entry, now_secs: u64) -> bool {
+        e.last_ns / NANOS + u64::from(self.timeouts.of_class(usize::from(e.class))) < now_secs
+    }
+
+    #[inline(always)]
+    fn find(&self, hash: u32, key: &ConnKey) -> Option<usize> {
+        let mut at = hash as usize & self.mask;
+        loop {
+            let s = self.slots[at];
+            if s == 0 {
+                return None;
+            }
+            if (s >> 32) as u32 == hash {
+                let i = (s as u32 - 1) as usize;
+                if self.entries[i].key == *key {
+                    return Some(i);
+                }
+            }
+            at = (at + 1) & self.mask;
+        }
+    }
+
+    fn insert_slot(&mut self, hash: u32, index: usize) {
+        let mut at = hash as usize & self.mask;
+        while self.slots[at] != 0 {
+            at = (at + 1) & self.mask;
+        }
+        self.slots[at] = (u64::from(hash) << 32) | (index as u64 + 1);
+    }
+
+    fn remove_slot(&mut self, hash: u32, index: usize) {
+        let want = (u64::from(hash) << 32) | (index as u64 + 1);
+        let mut at = hash as usize & self.mask;
+        while self.slots[at] != want {
+            debug_assert_ne!(self.slots[at], 0, "entry missing from the index");
+            at = (at + 1) & self.mask;
+        }
+        // Backward-shift deletion: pull later members of the cluster into the hole when their
+        // home slot does not lie between the hole and their position.
+        let mut hole = at;
+        let mut j = at;
+        loop {
+            j = (j + 1) & self.mask;
+            let s = self.slots[j];
+            if s == 0 {
+                break;
+            }
+            let home = (s >> 32) as usize & self.mask;
+            let between = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !between {
+                self.slots[hole] = s;
+                hole = j;
+            }
+        }
+        self.slots[hole] = 0;
+    }
+
+    fn create(
+        &mut self,
+        key: ConnKey,
+        hash: u32,
+        src_low: bool,
+        now_ns: u64,
+        ended: &mut impl FnMut(ConnRecord),
+    ) -> Option<usize> {
+        if self.live >= self.max && !self.early_drop(ended) {
+            self.counters.table_full += 1;
+            return None;
+        }
+        let i = match self.free.pop() {
+            Some(i) => i as usize,
+            None => {
+                self.entries.push(Entry::default());
+                self.entries.len() - 1
+            }
+        };
+        let generation = self.entries[i].generation;
+        let class = class_of(key.proto(), FS_NEW);
+        self.entries[i] = Entry {
+            key,
+            hash,
+            generation,
+            prev: NIL,
+            next: NIL,
+            start_ns: now_ns,
+            last_ns: now_ns,
+            flow_id: flow_id(&key, src_low, now_ns),
+            class,
+            flow_state: FS_NEW,
+            flags: flag::LIVE | if src_low { flag::INIT_LOW } else { 0 },
+            ..Entry::default()
+        };
+        self.insert_slot(hash, i);
+        self.push_tail(i, class, now_ns / NANOS);
+        self.live += 1;
+        self.counters.created += 1;
+        Some(i)
+    }
+
+    /// Ends the least recently placed connection among the heads of the new and closed lists.
+    fn early_drop(&mut self, ended: &mut impl FnMut(ConnRecord)) -> bool {
+        for _ in 0..16 {
+            let mut best: Option<usize> = None;
+            for class in 0..CLASSES {
+                if class % 3 == usize::from(FS_ESTABLISHED) || self.heads[class] == NIL {
+                    continue;
+                }
+                let i = self.heads[class] as usize;
+                if best.is_none_or(|b| self.entries[i].placed_secs < self.entries[b].placed_secs) {
+                    best = Some(i);
+                }
+            }
+            let Some(i) = best else {
+                return false;
+            };
+            let e = &self.entries[i];
+            let last_secs = e.last_ns / NANOS;
+            if e.placed_secs < last_secs {
+                // Refreshed since it was placed: not the oldest after all.
+                let class = e.class;
+                self.unlink(i);
+                self.push_tail(i, class, last_secs);
+                continue;
+            }
+            self.counters.early_drops += 1;
+            self.end(i, FlowEndReason::Forced, ended);
+            return true;
+        }
+        false
+    }
+
+    fn end(&mut self, i: usize, reason: FlowEndReason, ended: &mut impl FnMut(ConnRecord)) {
+        let rec = record(&self.entries[i], i, reason);
+        let hash = self.entries[i].hash;
+        self.unlink(i);
+        self.remove_slot(hash, i);
+        let e = &mut self.entries[i];
+        e.flags = 0;
+        e.generation = e.generation.wrapping_add(1);
+        self.free.push(i as u32);
+        self.live -= 1;
+        let c = &mut self.counters;
+        match reason {
+            FlowEndReason::Timeout => c.ended_timeout += 1,
+            FlowEndReason::Forced => c.ended_forced += 1,
+            FlowEndReason::TcpReuse => c.ended_tcp_reuse += 1,
+            FlowEndReason::Shutdown | FlowEndReason::Unknown => c.ended_shutdown += 1,
+        }
+        ended(rec);
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (prev, next, class) = {
+            let e = &self.entries[i];
+            (e.prev, e.next, usize::from(e.class))
+        };
+        if prev == NIL {
+            self.heads[class] = next;
+        } else {
+            self.entries[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.tails[class] = prev;
+        } else {
+            self.entries[next as usize].prev = prev;
+        }
+        let e = &mut self.entries[i];
+        e.prev = NIL;
+        e.next = NIL;
+    }
+
+    fn push_tail(&mut self, i: usize, class: u8, placed_secs: u64) {
+        let c = usize::from(class);
+        let tail = self.tails[c];
+        {
+            let e = &mut self.entries[i];
+            e.class = class;
+            e.placed_secs = placed_secs;
+            e.prev = tail;
+            e.next = NIL;
+        }
+        if tail == NIL {
+            self.heads[c] = i as u32;
+        } else {
+            self.entries[tail as usize].next = i as u32;
+        }
+        self.tails[c] = i as u32;
+    }
+}
+
+#[inline(always)]
+fn direction(e: &Entry, src_low: bool) -> Direction {
+    if src_low == e.has(flag::INIT_LOW) {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    }
+}
+
+/// A deterministic `flow_id`: a public hash of the key as the initiator sees it and the first
+/// packet's time, below 2^53 (exact in JSON readers that hold numbers as doubles) and never 0.
+fn flow_id(key: &ConnKey, init_low: bool, start_ns: u64) -> u64 {
+    let k = Keys::PUBLIC.0;
+    let h = Keys::PUBLIC.hash5(&key.w);
+    let id = fold_mul(h ^ start_ns ^ k[6], k[7] ^ u64::from(init_low)) & ((1 << 53) - 1);
+    id.max(1)
+}
+
+fn record(e: &Entry, index: usize, reason: FlowEndReason) -> ConnRecord {
+    let (init, resp) = if e.has(flag::INIT_LOW) {
+        (e.key.endpoint(false), e.key.endpoint(true))
+    } else {
+        (e.key.endpoint(true), e.key.endpoint(false))
+    };
+    let proto = e.key.proto();
+    let transport = e.key.port_kind() == crate::PortKind::Transport;
+    let state = match e.flow_state {
+        FS_NEW => FlowState::New,
+        FS_ESTABLISHED => FlowState::Established,
+        _ => FlowState::Closed,
+    };
+    let tcp = (proto == ip_proto::TCP).then(|| {
+        if e.tcp.session {
+            FlowTcp {
+                tcp_flags: e.tcp.flags,
+                tcp_flags_ts: e.tcp.peers[0].flags,
+                tcp_flags_tc: e.tcp.peers[1].flags,
+                state: Some(e.tcp.state.eve()),
+                ..FlowTcp::default()
+            }
+        } else {
+            FlowTcp::default()
+        }
+    });
+    ConnRecord {
+        handle: ConnHandle {
+            index: index as u32,
+            generation: e.generation,
+        },
+        flow_id: e.flow_id,
+        vlan: e.key.vlan(),
+        src_ip: init.0,
+        src_port: if transport { init.1 } else { 0 },
+        dest_ip: resp.0,
+        dest_port: if transport { resp.1 } else { 0 },
+        proto,
+        icmp: e.has(flag::HAS_ICMP).then_some(e.icmp_first),
+        response_icmp: (e.has(flag::HAS_RESPONSE) && e.pkts[1] > 0).then_some(e.icmp_response),
+        app_proto: e.app_proto,
+        pkts_toserver: e.pkts[0],
+        pkts_toclient: e.pkts[1],
+        bytes_toserver: e.bytes[0],
+        bytes_toclient: e.bytes[1],
+        related_pkts: e.related_pkts,
+        related_bytes: e.related_bytes,
+        start_ns: e.start_ns,
+        end_ns: e.last_ns,
+        state,
+        reason,
+        alerted: e.has(flag::ALERTED),
+        tcp,
+    }
+}

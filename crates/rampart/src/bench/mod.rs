@@ -1,0 +1,83 @@
+//! `rampart bench datapath`: measures the pipeline on in-memory ports (see the `datapath` module)
+//! and prints a table fit for BENCHMARKS.md.
+
+use clap::{Args, Subcommand};
+mod datapath;
+
+use self::datapath::{BenchOptions, BenchResult, run as run_datapath};
+
+/// Arguments of `rampart bench`.
+#[derive(Debug, Args)]
+#[command(after_help = concat!(
+    "Figures are wall-clock medians over repeated passes on one core; run on a quiet machine, \
+     pinned with taskset, and quote them with the command.\n\n\
+     Examples:\n  taskset -c 1 rampart bench datapath\n  rampart bench datapath --quick\n\n",
+    exit_status_help!()
+))]
+pub struct BenchArgs {
+    /// What to measure.
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// The datapath pipeline, 64-byte frames, both (empty) inspection stages: exact-match hits
+    /// with 1k/100k/1M flows, megaflow hits with 1/10/50 subtables (match first and last),
+    /// flow setup through the slow path.
+    #[command(after_help = exit_status_help!())]
+    Datapath(DatapathBenchArgs),
+}
+
+/// Arguments of `rampart bench datapath`.
+#[derive(Debug, Args)]
+pub struct DatapathBenchArgs {
+    /// Fewer packets and flows (a smoke run in seconds; figures are not meaningful).
+    #[arg(long)]
+    pub quick: bool,
+    /// Repetitions per case.
+    #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub reps: u32,
+    /// Only one group of cases: emc, megaflow or setup (any part of the name will do).
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
+}
+
+/// Runs `rampart bench`.
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    match &args.what {
+        BenchWhat::Datapath(a) => {
+            let mut opts = BenchOptions {
+                reps: a.reps as usize,
+                only: a.only.clone(),
+                ..BenchOptions::default()
+            };
+            if a.quick {
+                opts.packets = 1 << 16;
+                opts.max_flows = 1 << 14;
+                opts.reps = opts.reps.min(3);
+            }
+            println!(
+                "| case | traffic flows | megaflows | ns/packet median (min) | Mpps | EMC hits | bytes/flow |"
+            );
+            println!("|---|---:|---:|---:|---:|---:|---:|");
+            run_datapath(&opts, &mut |r| println!("{}", row(r)));
+            Ok(())
+        }
+    }
+}
+
+fn row(r: &BenchResult) -> String {
+    format!(
+        "| {} | {} | {} | {:.1} ({:.1}) | {:.1} | {:.1}% | {} |",
+        r.case,
+        r.flows,
+        r.megaflows,
+        r.median_ns,
+        r.min_ns,
+        r.mpps(),
+        100.0 * r.emc_hit_rate,
+        r.bytes_per_flow.map_or("-".into(), |b| format!("{b:.0}"))
+    )
+}
