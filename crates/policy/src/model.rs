@@ -277,16 +277,20 @@ impl Transport {
     }
 }
 
-/// The connection state a rule can ask for (the connection layer's state of the packet).
+/// The connection state a rule can ask for. The firewall maps the connection layer's states
+/// (`conn::ConnState`) onto these: `New` and `Related` as they are, `Established`, `Closing`
+/// and `Closed` as `Established`, `Invalid` as `Invalid` unless the firewall's loose mode picks
+/// the connection up, which makes it `Established`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnState {
     /// The first packet of a connection.
     New,
-    /// A packet of a connection already running when tracking began (loose pick-up).
+    /// A packet of a connection that was already running: picked up mid-stream (loose mode),
+    /// or judged again after a reload.
     Established,
-    /// The first packet of a connection related to another one (an ICMP error).
+    /// An ICMP error about a known connection.
     Related,
-    /// A packet the connection layer could not place (out of window, bad flags).
+    /// A packet the connection layer could not place (no SYN began it, out of window).
     Invalid,
 }
 
