@@ -109,7 +109,10 @@ impl Policy {
         self.generation
     }
 
-    pub(crate) fn set_generation(&mut self, generation: u64) {
+    /// Numbers the snapshot, for a publisher other than [`crate::PolicyCell`] (which numbers
+    /// its own): the engine interface's `Snapshot` carries a generation of its own, and the
+    /// policy inside it should say the same.
+    pub fn set_generation(&mut self, generation: u64) {
         self.generation = generation;
     }
 

@@ -13,6 +13,13 @@
 //!
 //! Connections judged under an older snapshot keep their verdict until the firewall
 //! revalidates them; [`Policy::generation`] tells it which snapshot judged an entry.
+//!
+//! The engine interface has its own delivery: the datapath hands every worker's engines an
+//! `engine::Snapshot { kind, generation, data: Arc<dyn Any + Send + Sync> }` at a batch
+//! boundary. A `Policy` goes through it as it is (`kind = "policy"`, `data =
+//! Arc::new(policy)`, numbered with [`Policy::set_generation`]) and a firewall engine takes it
+//! back with `data.downcast::<Policy>()`. `PolicyCell` is for readers outside that path (a
+//! control socket, the manager's agent, tests) or a firewall that polls instead.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
