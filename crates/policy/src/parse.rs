@@ -271,6 +271,9 @@ struct RawRule {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDefault {
+    /// Notes for the operator; accepted and not used.
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
     action: Str,
     #[serde(default)]
     log: Option<bool>,
@@ -357,6 +360,9 @@ struct RawFlood {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAntiSpoof {
+    /// Notes for the operator; accepted and not used.
+    #[serde(default, rename = "description")]
+    _description: Option<String>,
     ports: List,
     #[serde(default)]
     macs: Option<List>,

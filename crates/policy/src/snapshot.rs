@@ -106,6 +106,15 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_travels_as_an_engine_snapshot() {
+        let mut p = policy("");
+        p.set_generation(7);
+        let data: Arc<dyn std::any::Any + Send + Sync> = Arc::new(p);
+        let back = data.downcast::<Policy>().expect("a Policy");
+        assert_eq!(back.generation(), 7);
+    }
+
+    #[test]
     fn snapshots_can_be_shared_between_threads() {
         fn shared<T: Send + Sync>() {}
         shared::<Policy>();

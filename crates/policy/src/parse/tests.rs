@@ -181,6 +181,7 @@ action = "reject"
 [default]
 action = "drop-alert"
 log = true
+description = "what no rule allows is dropped, loudly"
 
 [[snat]]
 name = "out"
@@ -232,6 +233,7 @@ to = ["db"]
 [[anti_spoof]]
 ports = ["vm-web1", "vm-web2"]
 action = "drop"
+description = "the web servers"
 
 [[anti_spoof]]
 ports = "vm-db"
