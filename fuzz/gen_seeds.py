@@ -486,6 +486,7 @@ def seeds():
             b = bytes([0, 1]) + b[2:]
         pm[name] = b
     s["pipeline_model"] = pm
+    s["policy"] = policy_seeds()
     return s
 
 
@@ -601,6 +602,42 @@ def app_seeds():
         "fin-and-reset": segments(2, [(0, 0x01, 0, data[:16], 0), (1, 0x08, 0, b"reply", 1), (1, 0x04, 5, b"", 1)]),
     }
     return s
+
+
+def policy_seeds():
+    """The example policies, and small files that reach each part of the format."""
+    files = {}
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+    for name in sorted(os.listdir(examples)):
+        path = os.path.join(examples, name, "policy.toml")
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                files["example-" + name + ".toml"] = f.read()
+    files["zones-lpm.toml"] = (
+        b'[[zone]]\nname = "a"\nmembers = ["10.0.0.0/8", "fd00::/8", "02:00:00:00:00:01"]\n'
+        b'[[zone]]\nname = "b"\nmembers = ["10.1.0.0/16", "vm-web1", "label:database"]\n'
+        b'[labels]\nweb = ["vm-web1", "vm-web2"]\n'
+        b'[[rule]]\nfrom = "a"\nto = ["b", "wan"]\nproto = "tcp"\nports = [80, "8000-8080"]\naction = "allow"\n'
+        b'[[rule]]\nfrom = "any"\nproto = "icmp"\nicmp_type = "echo-request"\nicmp_code = 0\naction = "alert"\nlog = true\n'
+        b'[default]\naction = "deny"\n'
+    )
+    files["services-groups.toml"] = (
+        b'[[address_group]]\nname = "g"\naddresses = ["192.0.2.0/24", "2001:db8::/32"]\n'
+        b'[[service]]\nname = "dns"\nproto = ["tcp", "udp"]\nports = 53\n'
+        b'[[service]]\nname = "both"\nservices = ["dns"]\nsource_ports = "1024-65535"\nproto = "udp"\n'
+        b'[[rule]]\nid = 7\nname = "r"\nsource = ["g"]\nservices = ["both", "any"]\nstate = ["new", "related"]\naction = "reject"\n'
+        b'[[rule]]\nsource = ["g"]\nproto = "udp"\nports = 53\naction = "drop-alert"\n'
+    )
+    files["nat-flood-spoof.toml"] = (
+        b'[[zone]]\nname = "lan"\nmembers = ["192.168.122.0/24"]\n'
+        b'[[snat]]\nfrom = "lan"\nmasquerade = "uplink"\nports = "20000-29999"\n'
+        b'[[dnat]]\nproto = ["tcp", "udp"]\naddress = "uplink"\nport = "8000-8009"\nto_address = "192.168.122.10"\nto_port = "9000-9009"\n'
+        b'[[one_to_one]]\ninternal = "10.1.0.0/28"\nexternal = "198.51.100.16/28"\n'
+        b'[[flood]]\nkind = "syn"\nper = "source"\nrate = 500\nburst = 1000\naction = "block"\nblock_seconds = 9\nto = "lan"\n'
+        b'[[anti_spoof]]\nports = "*"\nips = ["fe80::/64"]\naction = "alert"\n'
+    )
+    files["error-unknown-zone.toml"] = b'[[rule]]\nfrom = "nowhere"\naction = "allow"\n'
+    return files
 
 
 def main():

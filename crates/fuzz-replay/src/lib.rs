@@ -29,6 +29,7 @@ mod ids_rules;
 use std::io::Cursor;
 
 mod ids_app;
+pub mod policy;
 
 pub use ids_app::{dns_message, http_parser, tcp_reassembly, tls_handshake};
 
@@ -89,6 +90,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tls_handshake", tls_handshake),
     ("tcp_reassembly", tcp_reassembly),
     ("ids_rule", ids_rule),
+    ("policy", policy::policy),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

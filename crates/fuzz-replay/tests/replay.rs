@@ -122,6 +122,7 @@ replay_tests!(
     tls_handshake,
     tcp_reassembly,
     ids_rule,
+    policy,
 );
 
 #[test]

@@ -10,6 +10,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use crate::bench::BenchArgs;
 use crate::completions::CompletionsArgs;
 use crate::decode::DecodeArgs;
+use crate::policy::PolicyArgs;
 use crate::replay::ReplayArgs;
 use crate::rules::RulesArgs;
 
@@ -51,6 +52,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Work with Suricata IDS rules (`rules check`: parse and report what does not load).
     Rules(RulesArgs),
+    /// Work with firewall policies: `rampart policy check FILE` validates one.
+    Policy(PolicyArgs),
     /// Print a shell completion script to standard output.
     Completions(CompletionsArgs),
 }

@@ -24,6 +24,7 @@ mod bench;
 mod cli;
 mod completions;
 mod decode;
+mod policy;
 mod replay;
 mod rules;
 
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Policy(args) => policy::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
