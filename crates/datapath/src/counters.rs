@@ -46,7 +46,8 @@ macro_rules! counter_fields {
             fragments_held,
             datagrams_reassembled,
             defrag_datagrams_timed_out,
-            connections_ended
+            connections_ended,
+            translated
         )
     };
 }
@@ -91,6 +92,8 @@ pub struct DatapathCounters {
     pub defrag_datagrams_timed_out: u64,
     /// Connections that ended and were reported.
     pub connections_ended: u64,
+    /// Packets rewritten by an engine's translation of their connection.
+    pub translated: u64,
     /// Packets (or copies) dropped by the datapath, by reason, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::ALL.len()],
     /// Packets (or copies) dropped or rejected by inspection engines.
@@ -125,7 +128,7 @@ impl DatapathCounters {
 
     /// Every per-stage counter with its name, in report order (drops are in
     /// [`DatapathCounters::drop_table`]).
-    pub fn named(&self) -> [(&'static str, u64); 29] {
+    pub fn named(&self) -> [(&'static str, u64); 30] {
         macro_rules! named {
             ($($f:ident),*) => { [$( (stringify!($f), self.$f), )*] };
         }

@@ -11,7 +11,7 @@ use conn::ConnRecord;
 use crate::alerts::Alerts;
 use crate::slots::ConnSlots;
 use crate::view::PacketView;
-use crate::{Action, CounterSink, Engine, Inspection, Snapshot};
+use crate::{Action, CounterSink, Engine, Inspection, Snapshot, Translation};
 
 /// Most engines in one chain (a bypass is a bit per engine).
 pub const MAX_ENGINES: usize = 32;
@@ -27,6 +27,7 @@ trait Hosted: Send {
         actions: &mut [Action],
         bypass: &mut u64,
         app_protos: &mut [Option<&'static str>],
+        translations: &mut [Option<Translation>],
         alerts: &mut Alerts,
     );
     fn conn_end(&mut self, end: &ConnRecord, alerts: &mut Alerts);
@@ -54,6 +55,7 @@ impl<E: Engine> Hosted for Hosting<E> {
         actions: &mut [Action],
         bypass: &mut u64,
         app_protos: &mut [Option<&'static str>],
+        translations: &mut [Option<Translation>],
         alerts: &mut Alerts,
     ) {
         let name = self.engine.name();
@@ -64,6 +66,7 @@ impl<E: Engine> Hosted for Hosting<E> {
             actions,
             bypass,
             app_protos,
+            translations,
             alerts,
             &mut self.states,
         );
@@ -138,6 +141,8 @@ pub struct ChainOutcome {
     pub bypassed: Vec<u32>,
     /// The application protocol an engine found.
     pub app_protos: Vec<Option<&'static str>>,
+    /// A translation an engine set for the packet's connection.
+    pub translations: Vec<Option<Translation>>,
 }
 
 impl ChainOutcome {
@@ -149,6 +154,8 @@ impl ChainOutcome {
         self.bypassed.resize(n, 0);
         self.app_protos.clear();
         self.app_protos.resize(n, None);
+        self.translations.clear();
+        self.translations.resize(n, None);
     }
 }
 
@@ -214,6 +221,7 @@ impl Chain {
                 &mut out.actions[..n],
                 &mut bypass,
                 &mut out.app_protos[..n],
+                &mut out.translations[..n],
                 alerts,
             );
             let mut b = bypass;

@@ -120,6 +120,31 @@ impl Action {
     }
 }
 
+/// Most rewrite actions per direction of a [`Translation`].
+pub const MAX_REWRITES: usize = 4;
+
+/// How the packets of a connection are rewritten (address and port translation), per
+/// direction. The datapath applies it to every packet of the connection after ingress
+/// inspection and before the flow lookup, so forwarding and egress inspection see the
+/// translated packet; the rewrites are flow actions (`SetIpv4Src`, `SetTpDst`, `SetEthDst`,
+/// ...), with incremental checksums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Translation {
+    pub to_server: [Option<flow::Action>; MAX_REWRITES],
+    pub to_client: [Option<flow::Action>; MAX_REWRITES],
+}
+
+impl Translation {
+    /// The rewrites of packets going `direction`.
+    pub fn for_direction(&self, direction: Direction) -> impl Iterator<Item = flow::Action> + '_ {
+        let list = match direction {
+            Direction::ToServer => &self.to_server,
+            Direction::ToClient => &self.to_client,
+        };
+        list.iter().flatten().copied()
+    }
+}
+
 /// A new compiled snapshot for engines (policy, rules, signatures), delivered by name to every
 /// worker's engines; an engine takes the ones it knows by downcasting.
 #[derive(Clone)]
@@ -193,6 +218,7 @@ pub struct Inspection<'v, 'a, S> {
     /// Bit `i`: this engine asked not to see packet `i`'s connection again.
     bypass: &'v mut u64,
     app_protos: &'v mut [Option<&'static str>],
+    translations: &'v mut [Option<Translation>],
     alerts: &'v mut Alerts,
     engine: &'static str,
     states: &'v mut ConnSlots<S>,
@@ -230,6 +256,7 @@ impl<'v, 'a, S: Default> Inspection<'v, 'a, S> {
         actions: &'v mut [Action],
         bypass: &'v mut u64,
         app_protos: &'v mut [Option<&'static str>],
+        translations: &'v mut [Option<Translation>],
         alerts: &'v mut Alerts,
         states: &'v mut ConnSlots<S>,
     ) -> Self {
@@ -239,6 +266,7 @@ impl<'v, 'a, S: Default> Inspection<'v, 'a, S> {
             actions,
             bypass,
             app_protos,
+            translations,
             alerts,
             engine,
             states,
@@ -345,6 +373,17 @@ impl<'v, 'a, S: Default> Inspection<'v, 'a, S> {
     ) {
         if self.shown & (1 << i) != 0 {
             self.alerts.log(i as u16, self.engine, event_type, members);
+        }
+    }
+
+    /// Translates packet `i`'s connection from now on (it and every later packet of it, both
+    /// ways): see [`Translation`]. Ignored for a packet without a connection.
+    pub fn translate(&mut self, i: usize, t: Translation) {
+        if self.shown & (1 << i) != 0
+            && self.views.get(i).is_some_and(|v| v.conn.is_some())
+            && let Some(slot) = self.translations.get_mut(i)
+        {
+            *slot = Some(t);
         }
     }
 

@@ -28,6 +28,8 @@ pub(super) struct ConnFlags {
     pub(super) ingress_bypass: u32,
     /// Bit `k`: egress engine `k` asked not to see the connection again.
     pub(super) egress_bypass: u32,
+    /// How the connection's packets are rewritten (an engine's address translation).
+    pub(super) translation: Option<engine::Translation>,
 }
 
 impl Worker {

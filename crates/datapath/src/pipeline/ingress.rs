@@ -137,6 +137,9 @@ impl Worker {
         let mut rejected = 0u32;
         for j in 0..m {
             let i = usize::from(map[j]);
+            if self.outcome.translations[j].is_some() {
+                self.translated += 1;
+            }
             note_outcome(
                 &mut self.conns,
                 &mut self.conn_flags,
@@ -211,8 +214,12 @@ pub(super) fn note_outcome(
     };
     let action = outcome.actions[j];
     let bypass = outcome.bypassed[j];
-    if matches!(action, Action::DropConnection(_)) || bypass != 0 {
+    let translation = outcome.translations[j];
+    if matches!(action, Action::DropConnection(_)) || bypass != 0 || translation.is_some() {
         let f = conn_flags.get_or_default(c.handle);
+        if translation.is_some() {
+            f.translation = translation;
+        }
         if let Action::DropConnection(r) = action {
             f.blocked = Some((stage, r));
         }

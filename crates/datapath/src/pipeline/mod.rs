@@ -30,6 +30,7 @@ mod keys;
 mod lookup;
 mod observer;
 mod sink;
+mod translate;
 mod upcall;
 mod views;
 
@@ -87,6 +88,10 @@ pub struct Worker {
     rewritten: u32,
     /// The flow keys of an egress chunk's frames as rewritten.
     egress_keys: Vec<FlowKey>,
+    /// Connections translated so far (the translate stage is skipped while none is).
+    translated: u64,
+    /// A translation's rewrites for one packet.
+    rewrite_actions: Vec<Action>,
     /// Output copies, made on first need up to `copies_max` (64 KB each: most workers never
     /// need more than a few, and a pool allocated up front cost 64 MB of memory per worker).
     copies: Vec<PacketBuf>,
@@ -183,6 +188,8 @@ impl Worker {
             outcome: ChainOutcome::default(),
             rewritten: 0,
             egress_keys: Vec::with_capacity(MAX_BATCH),
+            translated: 0,
+            rewrite_actions: Vec::with_capacity(engine::MAX_REWRITES),
             copies: Vec::with_capacity(copies_max),
             copies_max,
             copies_used: 0,
@@ -335,6 +342,7 @@ impl Worker {
         self.rewritten = 0;
         self.originals[..n].fill(None);
         let live = self.ingress_stage(batch, live, obs);
+        self.translate_stage(batch, obs);
         let missed = self.lookup_stage(batch, live);
         // Hits run their actions before any upcall installs a flow: an install at the flow
         // limit may evict a flow another packet of this batch hit.
