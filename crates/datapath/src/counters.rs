@@ -35,6 +35,7 @@ macro_rules! counter_fields {
             revalidations,
             flows_revalidated_updated,
             flows_revalidated_deleted,
+            flows_invalidated,
             copies,
             egress_inspected,
             egress_passed,
@@ -72,6 +73,8 @@ pub struct DatapathCounters {
     pub revalidations: u64,
     pub flows_revalidated_deleted: u64,
     pub flows_revalidated_updated: u64,
+    /// Flows removed because the MAC their decision read was learnt, moved or forgotten.
+    pub flows_invalidated: u64,
     /// Copies made for multi-port output (flooding with different VLAN treatment).
     pub copies: u64,
     pub egress_inspected: u64,
@@ -128,7 +131,7 @@ impl DatapathCounters {
 
     /// Every per-stage counter with its name, in report order (drops are in
     /// [`DatapathCounters::drop_table`]).
-    pub fn named(&self) -> [(&'static str, u64); 30] {
+    pub fn named(&self) -> [(&'static str, u64); 31] {
         macro_rules! named {
             ($($f:ident),*) => { [$( (stringify!($f), self.$f), )*] };
         }

@@ -14,17 +14,15 @@
 //! the packets they fall between. So a decision depends only on the packets that arrived before
 //! it, with one worker or many.
 //!
-//! Upcalls are metered per input port ([`UpcallMeter`]). Every change that can alter an installed
-//! flow's decision raises [`SlowPath::generation`]: a MAC moved or forgotten, a port added or
-//! changed, or a new MAC learnt that some installed flow flooded to as unknown unicast (the slow
-//! path remembers which unknown destinations it flooded, so that the common case of a new MAC
-//! nobody was looking for changes nothing). The worker then revalidates its installed flows with
-//! [`SlowPath::decide`] before its next packet.
+//! Upcalls are metered per input port ([`UpcallMeter`]). A decision that read the forwarding
+//! database for a unicast destination says so ([`Decision::depends_on`]); when that MAC is
+//! learnt, moves or is forgotten, [`SlowPath::apply`] names it and the worker removes exactly
+//! the flows that depend on it (their next packet is decided again). Port changes alter every
+//! flood, so they raise [`SlowPath::generation`] instead and the worker revalidates all its
+//! flows with [`SlowPath::decide`] before its next packet.
 //!
 //! This layer may allocate (it installs flows), but it is entered once per new flow, never per
 //! packet of a known flow.
-
-type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 use flow::{Action, Field, FlowKey, FlowMask, Wildcards};
 
@@ -51,9 +49,9 @@ pub struct Decision {
     pub generation: u64,
     /// Why the packet is dropped, when the actions drop it.
     pub drop: Option<DropReason>,
-    /// Set when the packet was flooded because its unicast destination is unknown: (bridge,
-    /// VLAN, MAC). Learning that MAC later must revalidate this flow.
-    pub unknown_destination: Option<(u16, u16, [u8; 6])>,
+    /// The unicast destination MAC whose place in the forwarding database the decision read
+    /// (known or not): when that entry changes, flows of this decision must go.
+    pub depends_on: Option<[u8; 6]>,
 }
 
 impl Decision {
@@ -65,7 +63,7 @@ impl Decision {
             priority: SWITCH_PRIORITY,
             generation: 0,
             drop: None,
-            unknown_destination: None,
+            depends_on: None,
         }
     }
 }
@@ -98,7 +96,7 @@ impl SlowPathCounters {
 #[derive(Debug, Default, Clone)]
 pub struct PortGroups {
     groups: Vec<Vec<PortId>>,
-    index: std::collections::HashMap<(u16, u16, bool), flow::GroupId>,
+    index: std::collections::HashMap<(u16, u16, bool), flow::GroupId, foldhash::fast::RandomState>,
 }
 
 impl PortGroups {
@@ -118,18 +116,33 @@ impl PortGroups {
         self.groups.is_empty()
     }
 
-    fn intern(
+    /// The groups of the ports of `bridge` that carry `vlan` untagged and tagged (each sorted
+    /// by port id), interned on first use.
+    fn of_vlan(
         &mut self,
-        key: (u16, u16, bool),
-        make: impl FnOnce() -> Vec<PortId>,
-    ) -> flow::GroupId {
-        if let Some(&g) = self.index.get(&key) {
-            return g;
-        }
-        let g = self.groups.len() as flow::GroupId;
-        self.groups.push(make());
-        self.index.insert(key, g);
-        g
+        bridge: u16,
+        vlan: u16,
+        ports: &PortTable,
+    ) -> (flow::GroupId, flow::GroupId) {
+        let mut group = |tagged: bool| {
+            let key = (bridge, vlan, tagged);
+            if let Some(&g) = self.index.get(&key) {
+                return g;
+            }
+            let members: Vec<PortId> = ports
+                .iter()
+                .filter(|(_, p)| {
+                    usize::from(bridge) == p.bridge
+                        && p.vlan.egress(vlan).is_some_and(|e| e.is_some() == tagged)
+                })
+                .map(|(id, _)| id)
+                .collect();
+            let g = self.groups.len() as flow::GroupId;
+            self.groups.push(members);
+            self.index.insert(key, g);
+            g
+        };
+        (group(false), group(true))
     }
 
     fn clear(&mut self) {
@@ -147,8 +160,6 @@ pub struct SlowPath {
     groups: PortGroups,
     meter: UpcallMeter,
     generation: u64,
-    /// Unicast destinations flooded as unknown by some installed flow.
-    flooded_unknown: HashSet<(u16, u16, [u8; 6])>,
     counters: SlowPathCounters,
 }
 
@@ -172,40 +183,29 @@ impl SlowPath {
             groups: PortGroups::default(),
             meter: UpcallMeter::new(l.upcall_rate, l.upcall_burst, n.max(1)),
             generation: 1,
-            flooded_unknown: HashSet::default(),
             counters: SlowPathCounters::default(),
         }
     }
 
-    /// Applies one of the learner's changes; raises the generation when an installed flow's
-    /// decision may have changed.
-    pub fn apply(&mut self, change: &SwitchChange) {
+    /// Applies one of the learner's changes. A change of the forwarding database returns the
+    /// MAC whose flows must go (see [`Decision::depends_on`]); a port change raises the
+    /// generation (every flood may change).
+    pub fn apply(&mut self, change: &SwitchChange) -> Option<[u8; 6]> {
         match change {
             SwitchChange::Fdb(c) => {
                 self.fdb.apply(c);
-                match *c {
-                    FdbChange::Learnt {
-                        bridge, vlan, mac, ..
-                    } => {
-                        // A MAC nobody flooded to changes no installed decision.
-                        if !self.flooded_unknown.is_empty()
-                            && self.flooded_unknown.remove(&(bridge, vlan, mac))
-                        {
-                            self.generation += 1;
-                        }
-                    }
-                    FdbChange::Moved { .. } | FdbChange::Forgotten { .. } => {
-                        self.generation += 1;
-                    }
-                }
+                let (FdbChange::Learnt { mac, .. }
+                | FdbChange::Moved { mac, .. }
+                | FdbChange::Forgotten { mac, .. }) = *c;
+                Some(mac)
             }
             SwitchChange::PortAdded(p) => {
                 self.groups.clear();
                 if self.ports.add(p.clone()).is_some() {
                     self.meter.set_ports(self.ports.len());
-                    // A new port changes flooding decisions.
                     self.generation += 1;
                 }
+                None
             }
             SwitchChange::PortVlan { port, vlan } => {
                 self.groups.clear();
@@ -213,22 +213,14 @@ impl SlowPath {
                     p.vlan = vlan.clone();
                     self.generation += 1;
                 }
+                None
             }
         }
     }
 
-    /// The decision generation: changes whenever an installed flow's decision may be stale.
+    /// The decision generation: changes when the port table does.
     pub fn generation(&self) -> u64 {
         self.generation
-    }
-
-    /// Records that an installed flow floods to an unknown destination.
-    pub fn note_decision(&mut self, d: &Decision) {
-        if let Some(k) = d.unknown_destination
-            && self.flooded_unknown.len() < 1 << 20
-        {
-            self.flooded_unknown.insert(k);
-        }
     }
 
     /// The port table.
@@ -272,7 +264,6 @@ impl SlowPath {
             return false;
         }
         self.decide_into(key, d);
-        self.note_decision(d);
         match &d.drop {
             Some(_) => self.counters.dropped += 1,
             None if d
@@ -305,7 +296,7 @@ impl SlowPath {
         d.priority = SWITCH_PRIORITY;
         d.generation = self.generation();
         d.drop = None;
-        d.unknown_destination = None;
+        d.depends_on = None;
         let drop = |d: &mut Decision, wc: &Wildcards, reason: DropReason| {
             d.actions.clear();
             d.actions.push(Action::Drop(reason));
@@ -331,6 +322,8 @@ impl SlowPath {
         wc.read(Field::DlDst);
         let dst = key.dl_dst();
         let bridge = port.bridge;
+        // Whatever follows for a unicast destination depends on where (or whether) it is learnt.
+        d.depends_on = (dst[0] & 1 == 0).then_some(dst);
         // The frame's tag state on input: a priority tag (VID 0) is kept as it came.
         let wire_tag = key.vlan();
         if dst[0] & 1 == 0
@@ -350,62 +343,41 @@ impl SlowPath {
             }
             // The learnt port cannot carry this VLAN any more: flood instead.
         }
-        let unknown_destination = (dst[0] & 1 == 0).then_some((bridge as u16, vlan, dst));
-        // Flood: group output ports by the tag they want, starting with the frame's own state
-        // so that the common case needs no rewrite at all.
-        let mut untagged: Vec<PortId> = Vec::new();
-        let mut tagged: Vec<PortId> = Vec::new();
-        for (id, p) in self.ports.iter() {
-            if id == in_port || p.bridge != bridge {
-                continue;
-            }
-            match p.vlan.egress(vlan) {
-                Some(None) => untagged.push(id),
-                Some(Some(_)) => tagged.push(id),
-                None => {}
-            }
+        // Flood: to the ports of the bridge that carry the VLAN untagged, and those that carry
+        // it tagged (each set interned once as a port group), but the input port; starting with
+        // the frame's own tag state so that the common case needs no rewrite at all.
+        let (untagged, tagged) = self.groups.of_vlan(bridge as u16, vlan, &self.ports);
+        let others = |g: flow::GroupId| {
+            let ports = self.groups.ports(g);
+            ports.len() - usize::from(ports.binary_search(&in_port).is_ok())
+        };
+        let (n_untagged, n_tagged) = (others(untagged), others(tagged));
+        if n_untagged + n_tagged == 0 {
+            return drop(d, &wc, DropReason::NoDestination);
         }
-        if untagged.is_empty() && tagged.is_empty() {
-            // Dropped for want of a port to flood to, but learning that destination later
-            // (on the input port: a hairpin) changes the reason: revalidate this flow then.
-            drop(d, &wc, DropReason::NoDestination);
-            d.unknown_destination = unknown_destination;
-            return;
-        }
-        let groups: [(Option<u16>, &Vec<PortId>); 2] = if wire_tag.is_some() {
-            [(Some(vlan), &tagged), (None, &untagged)]
+        let order = if wire_tag.is_some() {
+            [(Some(vlan), tagged, n_tagged), (None, untagged, n_untagged)]
         } else {
-            [(None, &untagged), (Some(vlan), &tagged)]
+            [(None, untagged, n_untagged), (Some(vlan), tagged, n_tagged)]
         };
         let mut state = wire_tag;
-        for (egress, ports) in groups {
-            if ports.is_empty() {
+        for (egress, g, n) in order {
+            if n == 0 {
                 continue;
             }
             retag(&mut d.actions, state, egress);
             state = egress.map(|v| v & 0x0fff);
-            if let [p] = ports[..] {
-                d.actions.push(Action::Output(p));
+            if n == 1 {
+                let only = self.groups.ports(g).iter().copied().find(|&p| p != in_port);
+                if let Some(p) = only {
+                    d.actions.push(Action::Output(p));
+                }
             } else {
-                // Every port of the bridge that carries the VLAN this way, the input port
-                // included (the flood skips it): one action whatever the bridge's size.
-                let tagged = egress.is_some();
-                let table = &self.ports;
-                let g = self.groups.intern((bridge as u16, vlan, tagged), || {
-                    table
-                        .iter()
-                        .filter(|(_, p)| {
-                            p.bridge == bridge
-                                && p.vlan.egress(vlan).is_some_and(|e| e.is_some() == tagged)
-                        })
-                        .map(|(id, _)| id)
-                        .collect()
-                });
+                // One action whatever the bridge's size; the flood skips the input port.
                 d.actions.push(Action::Flood(g));
             }
         }
         d.mask = wc.mask();
-        d.unknown_destination = unknown_destination;
     }
 }
 

@@ -110,13 +110,14 @@ fn learning_then_unicast() {
     sw.flush();
     assert_eq!(sw.received(0).len(), 1);
     assert_eq!(sw.received(2).len(), 1, "vm3 sees no unicast");
-    // vm1 -> vm2 again: vm2 is known now; the flooding flow was revalidated into unicast.
+    // vm1 -> vm2 again: vm2 is known now; the flooding flow, which depended on where vm2's
+    // MAC is, went when it was learnt, and the new decision is unicast.
     sw.send(0, &tcp(1, 2, 1000, 80, None), 2 * S);
     sw.flush();
     assert_eq!(sw.received(1).len(), 2);
     assert_eq!(sw.received(2).len(), 1, "no more flooding to vm3");
     let c = sw.counters();
-    assert!(c.revalidations >= 1, "{c:#?}");
+    assert!(c.flows_invalidated >= 1, "{c:#?}");
     assert_counters_add_up(c);
     assert_eq!(sw.learner().fdb().len(), 2);
 }
@@ -138,13 +139,16 @@ fn flow_install_then_hit_and_megaflow_wildcards() {
     let c = sw.counters();
     assert!(c.upcalls - upcalls <= 1, "{c:#?}");
     assert_eq!(sw.received(1).len(), 201);
-    assert!(c.megaflow_hits + c.emc_hits >= 199, "{c:#?}");
-    // The same connection again hits the exact-match cache.
+    // The first batch misses (the flooding flow of the first packet went when vm2's MAC was
+    // learnt; its packets share the one upcall); every later packet hits.
+    assert!(c.megaflow_hits + c.emc_hits >= 200 - 32, "{c:#?}");
+    // The same connection again, a packet per batch: the first is a megaflow hit that fills
+    // the exact-match cache, which answers the rest.
     let emc = c.emc_hits;
     for _ in 0..10 {
         sw.send(0, &tcp(1, 2, 10_000, 80, None), 2 * S);
+        sw.flush();
     }
-    sw.flush();
     assert!(sw.counters().emc_hits >= emc + 9, "{:#?}", sw.counters());
     assert_counters_add_up(sw.counters());
 }
@@ -236,10 +240,7 @@ fn station_move_revalidates_flows() {
     assert_eq!(sw.received(1).len(), 0, "old port no longer gets it");
     assert_eq!(sw.received(2).len(), 1, "new port does");
     let c = sw.counters();
-    assert!(
-        c.flows_revalidated_updated + c.flows_revalidated_deleted >= 1,
-        "{c:#?}"
-    );
+    assert!(c.flows_invalidated >= 1, "{c:#?}");
     assert_counters_add_up(c);
 }
 
@@ -269,10 +270,11 @@ fn idle_flows_expire_and_macs_age() {
     sw.send(0, &tcp(1, 2, 1, 1, None), 0);
     sw.send(1, &tcp(2, 1, 1, 1, None), 0);
     sw.flush();
-    assert_eq!(sw.worker().flow_table().len(), 2);
+    // The first flow (a flood to vm2's unknown MAC) went when vm2's MAC was learnt.
+    assert_eq!(sw.worker().flow_table().len(), 1);
     sw.maintain(3 * S);
     assert_eq!(sw.worker().flow_table().len(), 0);
-    assert_eq!(sw.counters().flows_expired, 2);
+    assert_eq!(sw.counters().flows_expired, 1);
     // MACs age out after 5 s without traffic.
     sw.maintain(10 * S);
     assert_eq!(sw.learner().fdb().len(), 0);

@@ -88,6 +88,9 @@ pub struct Worker {
     rewritten: u32,
     /// The flow keys of an egress chunk's frames as rewritten.
     egress_keys: Vec<FlowKey>,
+    /// The flows whose decision read the forwarding database for a destination MAC, by MAC:
+    /// removed when that MAC is learnt, moves or is forgotten (stale ids are harmless).
+    dependents: std::collections::HashMap<[u8; 6], Vec<FlowId>, foldhash::fast::RandomState>,
     /// Connections translated so far (the translate stage is skipped while none is).
     translated: u64,
     /// A translation's rewrites for one packet.
@@ -188,6 +191,7 @@ impl Worker {
             outcome: ChainOutcome::default(),
             rewritten: 0,
             egress_keys: Vec::with_capacity(MAX_BATCH),
+            dependents: Default::default(),
             translated: 0,
             rewrite_actions: Vec::with_capacity(engine::MAX_REWRITES),
             copies: Vec::with_capacity(copies_max),
@@ -289,7 +293,16 @@ impl Worker {
     /// at the point in the packet order where the learner made the change; flows it affects
     /// are revalidated before the next packet.
     pub fn apply(&mut self, change: &SwitchChange) {
-        self.slow.apply(change);
+        if let Some(mac) = self.slow.apply(change)
+            && let Some(flows) = self.dependents.remove(&mac)
+        {
+            for id in flows {
+                if self.table.contains(id) {
+                    self.table.remove(id);
+                    self.counters.flows_invalidated += 1;
+                }
+            }
+        }
     }
 
     /// Runs the whole pipeline over one batch. The batch is left holding the frames as
@@ -367,7 +380,6 @@ impl Worker {
         let current = sp.generation();
         let stats = self.table.revalidate(current, |key, mask, actions| {
             let d = sp.decide(key);
-            sp.note_decision(&d);
             if d.mask != *mask {
                 flow::Revalidation::Delete
             } else if d.actions.as_slice() == actions {
@@ -382,10 +394,19 @@ impl Worker {
         self.seen_generation = current;
     }
 
-    /// Periodic work: expire idle flows.
+    /// Periodic work: expire idle flows; forget dependencies of flows that are gone once they
+    /// outnumber the live flows.
     fn maintain(&mut self, now: u64) {
         self.last_maintenance = Some(now);
         self.counters.flows_expired += self.table.expire_idle(now) as u64;
+        let recorded: usize = self.dependents.values().map(Vec::len).sum();
+        if recorded > 2 * self.table.len() + 1024 {
+            let table = &self.table;
+            self.dependents.retain(|_, ids| {
+                ids.retain(|id| table.contains(*id));
+                !ids.is_empty()
+            });
+        }
     }
 
     /// Forces maintenance at `now` (end of a replay, tests).

@@ -96,6 +96,9 @@ impl Worker {
             {
                 Ok(id) => {
                     self.counters.flows_installed += 1;
+                    if let Some(mac) = d.depends_on {
+                        self.dependents.entry(mac).or_default().push(id);
+                    }
                     let mask = match self.batch_masks.iter().position(|m| *m == d.mask) {
                         Some(m) => m,
                         None => {
