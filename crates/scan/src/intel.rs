@@ -1,0 +1,4 @@
+pub struct IntelSet;
+pub struct IntelSetBuilder;
+pub struct IntelHit;
+pub struct IntelLoadReport;
