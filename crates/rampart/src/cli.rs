@@ -11,6 +11,7 @@ use crate::bench::BenchArgs;
 use crate::completions::CompletionsArgs;
 use crate::decode::DecodeArgs;
 use crate::replay::ReplayArgs;
+use crate::scan::ScanArgs;
 
 /// Rampart: inline security datapath, inspection and access control for VM and container hosts.
 #[derive(Debug, Parser)]
@@ -48,6 +49,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Measure Rampart's engines (in memory, one core).
     Bench(BenchArgs),
+    /// Scan files and folders with ClamAV and YARA signatures, like clamscan.
+    Scan(ScanArgs),
     /// Print a shell completion script to standard output.
     Completions(CompletionsArgs),
 }

@@ -25,6 +25,7 @@
 //! ```
 
 mod clamav;
+mod disk;
 mod filetype;
 pub mod intel;
 mod pattern;
@@ -34,6 +35,7 @@ mod set;
 mod yara;
 
 pub use clamav::HashKind;
+pub use disk::{MAP_THRESHOLD, scan_path};
 pub use filetype::FileKind;
 pub use intel::{IntelHit, IntelLoadReport, IntelSet, IntelSetBuilder};
 pub use scanner::{
