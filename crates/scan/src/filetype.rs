@@ -51,10 +51,10 @@ pub fn inspect(head: &[u8]) -> (FileKind, Option<u64>) {
         return (FileKind::Elf, elf_entry(head));
     }
     if head.starts_with(b"MZ") {
-        if let Some(pe) = u32_at(head, 0x3c, true).map(|v| v as usize) {
-            if head.get(pe..pe.saturating_add(4)) == Some(b"PE\0\0") {
-                return (FileKind::Pe, pe_entry(head, pe));
-            }
+        if let Some(pe) = u32_at(head, 0x3c, true).map(|v| v as usize)
+            && head.get(pe..pe.saturating_add(4)) == Some(b"PE\0\0")
+        {
+            return (FileKind::Pe, pe_entry(head, pe));
         }
         return (FileKind::Other, None);
     }

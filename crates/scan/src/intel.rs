@@ -42,7 +42,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashMap;
 use serde_json::Value;
 
 use crate::HashKind;
@@ -722,9 +722,9 @@ impl IntelSetBuilder {
 
     pub fn build(mut self) -> IntelSet {
         let mut v4: Vec<_> = self.v4.drain().collect();
-        v4.sort_by(|a, b| b.0.cmp(&a.0));
+        v4.sort_by_key(|e| std::cmp::Reverse(e.0));
         let mut v6: Vec<_> = self.v6.drain().collect();
-        v6.sort_by(|a, b| b.0.cmp(&a.0));
+        v6.sort_by_key(|e| std::cmp::Reverse(e.0));
         self.set.v4 = v4;
         self.set.v6 = v6;
         self.set

@@ -460,6 +460,7 @@ impl Pattern {
 
     /// Does the pattern occur anywhere in `data`? (A plain reference search used by tests and
     /// by signatures evaluated on a tail window; the scanner finds candidates through atoms.)
+    #[cfg(test)]
     pub(crate) fn find_in(
         &self,
         data: &[u8],

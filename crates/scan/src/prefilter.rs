@@ -156,11 +156,11 @@ impl Prefilter {
         let bits = &self.bits[..];
         let mut check = |i: usize, g: u32| {
             let h = slot(g);
-            if bits[h >> 6] & (1 << (h & 63)) != 0 {
-                if let Some(&(s, n)) = self.table.get(&g) {
-                    for &t in &self.targets[s as usize..(s + n) as usize] {
-                        hits.push((base + i, t));
-                    }
+            if bits[h >> 6] & (1 << (h & 63)) != 0
+                && let Some(&(s, n)) = self.table.get(&g)
+            {
+                for &t in &self.targets[s as usize..(s + n) as usize] {
+                    hits.push((base + i, t));
                 }
             }
         };

@@ -297,10 +297,10 @@ impl<'s> Matcher<'s> {
         if self.done_entries.contains(&e) || (entry.owner == Owner::Yara && self.yara_hit) {
             return Verdict::Drop;
         }
-        if let Owner::Sub { logical, .. } = entry.owner {
-            if self.done_logicals.contains(&logical) {
-                return Verdict::Drop;
-            }
+        if let Owner::Sub { logical, .. } = entry.owner
+            && self.done_logicals.contains(&logical)
+        {
+            return Verdict::Drop;
         }
         let spec = &entry.spec;
         let seg = &spec.pattern.segments[s as usize];
@@ -434,10 +434,10 @@ impl<'s> Matcher<'s> {
             if self.done_logicals.contains(&i) {
                 continue;
             }
-            if let Some((lo, hi)) = l.file_size {
-                if report.size < lo || report.size > hi {
-                    continue;
-                }
+            if let Some((lo, hi)) = l.file_size
+                && (report.size < lo || report.size > hi)
+            {
+                continue;
             }
             let zeros;
             let counts = match self.counts.get(&i) {
@@ -471,22 +471,22 @@ impl<'s> Matcher<'s> {
                 }
             }
         }
-        if let (Some(y), Some(data)) = (&set.yara, whole) {
-            if y.always || self.yara_hit {
-                let result = match y.scanner.scan_mem(data) {
-                    Ok(r) => r,
-                    Err((e, partial)) => {
-                        report.yara_error = Some(format!("{e:?}"));
-                        partial
-                    }
-                };
-                for rule in result.rules {
-                    self.detections.push(Detection {
-                        name: format!("YARA.{}.UNOFFICIAL", rule.name),
-                        engine: crate::Engine::Yara,
-                        end: None,
-                    });
+        if let (Some(y), Some(data)) = (&set.yara, whole)
+            && (y.always || self.yara_hit)
+        {
+            let result = match y.scanner.scan_mem(data) {
+                Ok(r) => r,
+                Err((e, partial)) => {
+                    report.yara_error = Some(format!("{e:?}"));
+                    partial
                 }
+            };
+            for rule in result.rules {
+                self.detections.push(Detection {
+                    name: format!("YARA.{}.UNOFFICIAL", rule.name),
+                    engine: crate::Engine::Yara,
+                    end: None,
+                });
             }
         }
         report.detections = std::mem::take(&mut self.detections);
@@ -678,3 +678,6 @@ impl<'s> FileScan<'s> {
         report
     }
 }
+
+#[cfg(test)]
+mod tests;

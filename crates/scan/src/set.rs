@@ -493,12 +493,11 @@ impl SignatureSetBuilder {
 
 /// Splits `line N: reason` into its parts.
 fn split_line(e: &str) -> (Option<usize>, String) {
-    if let Some(rest) = e.strip_prefix("line ") {
-        if let Some((n, reason)) = rest.split_once(": ") {
-            if let Ok(n) = n.parse() {
-                return (Some(n), reason.to_owned());
-            }
-        }
+    if let Some(rest) = e.strip_prefix("line ")
+        && let Some((n, reason)) = rest.split_once(": ")
+        && let Ok(n) = n.parse()
+    {
+        return (Some(n), reason.to_owned());
     }
     (None, e.to_owned())
 }
