@@ -137,6 +137,12 @@ fn tokenize(hex: &[u8]) -> Result<Vec<Item>, PatternError> {
                     );
                 }
                 i += 1;
+                if c == b'[' && !single_byte_side(&items, &hex[i..]) {
+                    return err(
+                        at,
+                        "[n-m] needs a single byte on one side (aa[n-m]HEX or HEX[n-m]aa)",
+                    );
+                }
                 match max {
                     Some(max) if max < min => return err(at, format!("jump {{{min}-{max}}}")),
                     Some(max) => items.push(Item::Token(Token::Gap { min, max })),
@@ -224,6 +230,18 @@ fn tokenize(hex: &[u8]) -> Result<Vec<Item>, PatternError> {
         }
     }
     Ok(items)
+}
+
+/// ClamAV's rule for `[n-m]`: the byte before it stands alone (no byte token before that), or
+/// the hex after it is a single byte followed by no further byte.
+fn single_byte_side(before: &[Item], after: &[u8]) -> bool {
+    let is_byte = |i: Option<&Item>| matches!(i, Some(Item::Token(Token::Byte(_))));
+    let n = before.len();
+    let lone_before =
+        n >= 1 && is_byte(before.get(n - 1)) && (n == 1 || !is_byte(before.get(n - 2)));
+    let hexdig = |c: Option<&u8>| c.is_some_and(u8::is_ascii_hexdigit);
+    let lone_after = hexdig(after.first()) && hexdig(after.get(1)) && !hexdig(after.get(2));
+    lone_before || lone_after
 }
 
 /// Fewest and most bytes a token takes.
@@ -513,7 +531,11 @@ mod tests {
         assert!(!matches("4142{2-3}4344", b"AB.CD"));
         assert!(matches("4142{2}4344", b"AB..CD"));
         assert!(matches("4142{-2}4344", b"ABCD"));
-        assert!(matches("4142[1-2]4344", b"AB.CD"));
+        assert!(matches("4142[1-2]43", b"AB.C"));
+        assert!(
+            Pattern::parse("4142[1-2]4344").is_err(),
+            "ClamAV wants one side a single byte"
+        );
         assert!(matches("4142*4344", b"AB and much later CD"));
         assert!(!matches("4142*4344", b"CD before AB"));
         assert!(matches("4142{3-}4344", b"AB...CD"));
