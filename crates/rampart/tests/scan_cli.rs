@@ -276,7 +276,7 @@ fn make_corpus(root: &Path) -> (PathBuf, PathBuf) {
                 [a.clone(), rng.bytes(3), b.clone()].concat(),
             ),
             6 => (
-                format!("{}{}?{}", hex(&a), format!("{:x}", mid[0] >> 4), hex(&b)),
+                format!("{}{:x}?{}", hex(&a), mid[0] >> 4, hex(&b)),
                 [a.clone(), vec![mid[0] & 0xf0 | 0x7], b.clone()].concat(),
                 [a.clone(), vec![(mid[0] >> 4 ^ 1) << 4], b.clone()].concat(),
             ),
