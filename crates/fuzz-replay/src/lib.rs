@@ -19,6 +19,8 @@
 //! }
 //! ```
 
+pub mod scan;
+
 use std::io::Cursor;
 
 use capture::{
@@ -66,6 +68,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("capture_reader", capture_reader),
     ("capture_roundtrip", capture_roundtrip),
     ("flow_key", flow_key),
+    ("scan_signatures", scan::signatures),
+    ("scan_file", scan::file),
+    ("intel_feed", scan::intel_feed),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

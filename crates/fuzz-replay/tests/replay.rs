@@ -114,6 +114,9 @@ replay_tests!(
     capture_reader,
     capture_roundtrip,
     flow_key,
+    scan_signatures,
+    scan_file,
+    intel_feed,
 );
 
 #[test]

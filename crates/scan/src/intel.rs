@@ -148,6 +148,11 @@ impl IntelSet {
         self.indicators.len()
     }
 
+    /// Every indicator, in load order.
+    pub fn indicators(&self) -> &[Indicator] {
+        &self.indicators
+    }
+
     pub fn is_empty(&self) -> bool {
         self.indicators.is_empty()
     }

@@ -37,7 +37,7 @@ mod yara;
 pub use clamav::HashKind;
 pub use disk::{MAP_THRESHOLD, scan_path};
 pub use filetype::FileKind;
-pub use intel::{IntelHit, IntelLoadReport, IntelSet, IntelSetBuilder};
+pub use intel::{Indicator, IndicatorKind, IntelHit, IntelLoadReport, IntelSet, IntelSetBuilder};
 pub use scanner::{
     Detection, Digests, Engine, FileScan, ScanCounters, ScanLimits, ScanReport, scan_bytes,
 };
