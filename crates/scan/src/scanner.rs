@@ -171,8 +171,7 @@ impl Hashers {
 }
 
 /// Matching state of one file.
-struct Matcher<'s> {
-    set: &'s SignatureSet,
+struct Matcher {
     hits: Vec<Hit>,
     /// Atom hits not yet decided: (absolute atom offset, prefilter target).
     pending: Vec<(u64, u32)>,
@@ -202,10 +201,9 @@ enum Verdict {
     Wait,
 }
 
-impl<'s> Matcher<'s> {
-    fn new(set: &'s SignatureSet) -> Self {
+impl Matcher {
+    fn new(set: &SignatureSet) -> Self {
         Matcher {
-            set,
             hits: Vec::new(),
             pending: Vec::new(),
             scanned_to: 0,
@@ -224,8 +222,7 @@ impl<'s> Matcher<'s> {
     }
 
     /// Nothing the prefilter finds can change the outcome any more.
-    fn prefilter_useless(&self) -> bool {
-        let set = self.set;
+    fn prefilter_useless(&self, set: &SignatureSet) -> bool {
         let yara_settled = set.yara.as_ref().is_none_or(|y| y.always) || self.yara_hit;
         let only_yara = set.entries.iter().all(|e| e.owner == Owner::Yara);
         set.prefilter.is_empty() || (only_yara && yara_settled)
@@ -234,9 +231,9 @@ impl<'s> Matcher<'s> {
     /// Runs the prefilter over the bytes of `buf` (whose first byte is at `base`) not yet
     /// scanned, and decides every candidate that can be decided. `size` is the file's size
     /// when known; `eof` says no byte follows `buf`.
-    fn advance(&mut self, buf: &[u8], base: u64, size: Option<u64>, eof: bool) {
+    fn advance(&mut self, set: &SignatureSet, buf: &[u8], base: u64, size: Option<u64>, eof: bool) {
         let end = base + buf.len() as u64;
-        if !self.prefilter_useless() {
+        if !self.prefilter_useless(set) {
             let from = (self.scanned_to.max(base) - base) as usize;
             let to = if eof {
                 buf.len()
@@ -245,7 +242,7 @@ impl<'s> Matcher<'s> {
             };
             if from < to {
                 self.hits.clear();
-                self.set.prefilter.scan(buf, from, to, &mut self.hits);
+                set.prefilter.scan(buf, from, to, &mut self.hits);
                 for &(pos, target) in &self.hits {
                     self.pending.push((base + pos as u64, target));
                 }
@@ -259,15 +256,15 @@ impl<'s> Matcher<'s> {
         self.blocked.clear();
         let mut keep = Vec::new();
         for (atom, target) in pending {
-            let (e, _) = self.set.atom_targets[target as usize];
+            let (e, _) = set.atom_targets[target as usize];
             if self.blocked.contains(&e) {
                 keep.push((atom, target));
                 continue;
             }
-            match self.decide(buf, base, end, size, eof, atom, target) {
+            match self.decide(set, buf, base, end, size, eof, atom, target) {
                 Verdict::Drop => {}
                 Verdict::Wait => {
-                    if self.set.entries[e as usize].spec.pattern.segments.len() > 1 {
+                    if set.entries[e as usize].spec.pattern.segments.len() > 1 {
                         self.blocked.push(e);
                     }
                     keep.push((atom, target));
@@ -283,6 +280,7 @@ impl<'s> Matcher<'s> {
     #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
+        set: &SignatureSet,
         buf: &[u8],
         base: u64,
         end: u64,
@@ -291,7 +289,6 @@ impl<'s> Matcher<'s> {
         atom: u64,
         target: u32,
     ) -> Verdict {
-        let set = self.set;
         let (e, s) = set.atom_targets[target as usize];
         let entry = &set.entries[e as usize];
         if self.done_entries.contains(&e) || (entry.owner == Owner::Yara && self.yara_hit) {
@@ -397,7 +394,7 @@ impl<'s> Matcher<'s> {
         match entry.owner {
             Owner::Sig(id) => {
                 self.done_entries.insert(e);
-                self.report(id, crate::Engine::Body, Some(match_end));
+                self.report(set, id, crate::Engine::Body, Some(match_end));
             }
             Owner::Sub { logical, sub } => {
                 let l = &set.logicals[logical as usize];
@@ -408,7 +405,7 @@ impl<'s> Matcher<'s> {
                 counts[sub as usize] = counts[sub as usize].saturating_add(1);
                 if l.monotonic && l.file_size.is_none() && l.expr.eval(counts) {
                     self.done_logicals.insert(logical);
-                    self.report(l.sig, crate::Engine::Logical, Some(match_end));
+                    self.report(set, l.sig, crate::Engine::Logical, Some(match_end));
                 }
             }
             Owner::Yara => self.yara_hit = true,
@@ -416,10 +413,10 @@ impl<'s> Matcher<'s> {
         Verdict::Drop
     }
 
-    fn report(&mut self, id: SigId, engine: crate::Engine, end: Option<u64>) {
+    fn report(&mut self, set: &SignatureSet, id: SigId, engine: crate::Engine, end: Option<u64>) {
         if self.found.insert(id) {
             self.detections.push(Detection {
-                name: self.set.name(id).to_owned(),
+                name: set.name(id).to_owned(),
                 engine,
                 end,
             });
@@ -427,8 +424,7 @@ impl<'s> Matcher<'s> {
     }
 
     /// At the end of the file: logical signatures left to judge, hash signatures, YARA.
-    fn conclude(&mut self, whole: Option<&[u8]>, report: &mut ScanReport) {
-        let set = self.set;
+    fn conclude(&mut self, set: &SignatureSet, whole: Option<&[u8]>, report: &mut ScanReport) {
         for (i, l) in set.logicals.iter().enumerate() {
             let i = i as u32;
             if self.done_logicals.contains(&i) {
@@ -449,7 +445,7 @@ impl<'s> Matcher<'s> {
             };
             if l.expr.eval(counts) {
                 self.done_logicals.insert(i);
-                self.report(l.sig, crate::Engine::Logical, None);
+                self.report(set, l.sig, crate::Engine::Logical, None);
             }
         }
         if !report.capped {
@@ -465,7 +461,7 @@ impl<'s> Matcher<'s> {
                     let key = (kind, key_size, digest.to_vec());
                     if let Some(ids) = set.hashes.sigs.get(&key) {
                         for &id in ids {
-                            self.report(id, crate::Engine::Hash, None);
+                            self.report(set, id, crate::Engine::Hash, None);
                         }
                     }
                 }
@@ -523,8 +519,8 @@ pub fn scan_bytes(
     if m.head.is_none() {
         m.head = Some(filetype::inspect(&scanned[..scanned.len().min(HEAD_LEN)]));
     }
-    m.advance(scanned, 0, Some(size), true);
-    m.conclude(Some(scanned), &mut report);
+    m.advance(set, scanned, 0, Some(size), true);
+    m.conclude(set, Some(scanned), &mut report);
     report
 }
 
@@ -540,8 +536,9 @@ pub fn scan_bytes(
 /// let report = file.finish();
 /// assert_eq!(report.detections[0].name, "Win.Test.EICAR_HDB-1");
 /// ```
-pub struct FileScan<'s> {
-    m: Matcher<'s>,
+pub struct FileScan<S: AsRef<SignatureSet> = std::sync::Arc<SignatureSet>> {
+    set: S,
+    m: Matcher,
     limits: ScanLimits,
     digests: Digests,
     size_hint: Option<u64>,
@@ -557,7 +554,7 @@ pub struct FileScan<'s> {
     reported: usize,
 }
 
-impl std::fmt::Debug for FileScan<'_> {
+impl<S: AsRef<SignatureSet>> std::fmt::Debug for FileScan<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileScan")
             .field("fed", &self.fed)
@@ -567,11 +564,13 @@ impl std::fmt::Debug for FileScan<'_> {
     }
 }
 
-impl<'s> FileScan<'s> {
-    /// Starts a file of unknown size.
-    pub fn new(set: &'s SignatureSet, limits: ScanLimits, digests: Digests) -> Self {
+impl<S: AsRef<SignatureSet>> FileScan<S> {
+    /// Starts a file of unknown size. `set` is a `&SignatureSet`, or an `Arc<SignatureSet>`
+    /// when the scan lives in per-connection state and must own its share of the set.
+    pub fn new(set: S, limits: ScanLimits, digests: Digests) -> Self {
         FileScan {
-            m: Matcher::new(set),
+            m: Matcher::new(set.as_ref()),
+            set,
             limits,
             digests,
             size_hint: None,
@@ -599,7 +598,7 @@ impl<'s> FileScan<'s> {
         let room = self.limits.max_file_size.saturating_sub(self.taken);
         let chunk = &chunk[..chunk.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
         if !chunk.is_empty() {
-            let set = self.m.set;
+            let set = self.set.as_ref();
             let hashers = self.hashers.get_or_insert_with(|| {
                 Hashers::new(match self.digests {
                     Digests::All => 7,
@@ -616,7 +615,8 @@ impl<'s> FileScan<'s> {
                 }
             }
             self.buf.extend_from_slice(chunk);
-            self.m.advance(&self.buf, self.base, self.size_hint, false);
+            self.m
+                .advance(set, &self.buf, self.base, self.size_hint, false);
             self.trim();
         }
         let new = &self.m.detections[self.reported..];
@@ -627,7 +627,7 @@ impl<'s> FileScan<'s> {
     /// Drops window bytes no candidate can need (never with YARA rules: boreal reads the
     /// whole file at the end).
     fn trim(&mut self) {
-        let set = self.m.set;
+        let set = self.set.as_ref();
         if set.yara.is_some() {
             return;
         }
@@ -650,7 +650,9 @@ impl<'s> FileScan<'s> {
         if self.m.head.is_none() {
             self.m.head = Some(filetype::inspect(&self.head));
         }
-        self.m.advance(&self.buf, self.base, Some(self.fed), true);
+        let set = self.set.as_ref();
+        self.m
+            .advance(set, &self.buf, self.base, Some(self.fed), true);
         let kinds_ok = match (self.digests, self.size_hint) {
             (Digests::Needed, Some(h)) => h == self.fed,
             _ => true,
@@ -668,13 +670,13 @@ impl<'s> FileScan<'s> {
             None => {
                 let kinds = match self.digests {
                     Digests::All => 7,
-                    Digests::Needed => self.m.set.hashes.kinds_for(Some(0)),
+                    Digests::Needed => set.hashes.kinds_for(Some(0)),
                 };
                 Hashers::new(kinds).finish(&mut report);
             }
         }
         let whole = (self.base == 0).then_some(&self.buf[..]);
-        self.m.conclude(whole, &mut report);
+        self.m.conclude(set, whole, &mut report);
         report
     }
 }

@@ -177,6 +177,12 @@ impl std::fmt::Debug for SignatureSet {
     }
 }
 
+impl AsRef<SignatureSet> for SignatureSet {
+    fn as_ref(&self) -> &SignatureSet {
+        self
+    }
+}
+
 impl SignatureSet {
     /// A builder to add databases to.
     pub fn builder() -> SignatureSetBuilder {

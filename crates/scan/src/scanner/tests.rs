@@ -348,3 +348,19 @@ proptest! {
         prop_assert_eq!(one, reference(&hex, &data), "scanner vs reference");
     }
 }
+
+#[test]
+fn a_scan_can_own_its_share_of_the_set_and_move_between_threads() {
+    let set = std::sync::Arc::new(SignatureSet::builtin());
+    let mut f = FileScan::new(set.clone(), ScanLimits::default(), Digests::All);
+    f.feed(&EICAR[..30]);
+    // Per-connection state outlives the caller's borrow and may move to another thread.
+    let report = std::thread::spawn(move || {
+        f.feed(&EICAR[30..]);
+        f.finish()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(names(&report), vec![EICAR_NAME]);
+    assert!(report.sha1.is_some());
+}
