@@ -254,7 +254,7 @@ pub fn normalize_url(url: &str) -> Option<String> {
         }
         _ => (authority, None),
     };
-    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
     if host.is_empty() {
         return None;
     }

@@ -592,3 +592,27 @@ mod tests {
         assert_eq!((p.segments[0].prefix_min, p.segments[0].prefix_max), (2, 5));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any text in the hex alphabet parses or fails with an offset inside the text.
+        #[test]
+        fn parse_never_panics(hex in "[0-9a-fA-F?*{}()|!\\[\\]-]{0,40}") {
+            match Pattern::parse(&hex) {
+                Ok(p) => {
+                    for s in &p.segments {
+                        prop_assert!(s.atom.len() >= 2);
+                        prop_assert!(s.prefix_min <= s.prefix_max && s.prefix_max < s.max_len);
+                        prop_assert!(s.max_len <= MAX_SEGMENT_SPAN);
+                    }
+                }
+                Err(e) => prop_assert!(e.at <= hex.len(), "{e}"),
+            }
+        }
+    }
+}

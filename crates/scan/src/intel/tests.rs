@@ -216,3 +216,37 @@ fn json_that_is_no_feed() {
             .starts_with("y.json:1: not JSON")
     );
 }
+
+proptest::proptest! {
+    /// Normalising twice changes nothing, and a URL indicator is found by its own text.
+    #[test]
+    fn url_normalisation_is_idempotent(
+        scheme in "(http|https|HTTP|ftp)",
+        host in "[a-zA-Z0-9.-]{1,20}",
+        port in proptest::option::of(0u16..10000),
+        path in "(/[a-zA-Z0-9%._~-]{0,6}){0,5}",
+        query in proptest::option::of("[a-z0-9=&%]{0,10}"),
+    ) {
+        let mut url = format!("{scheme}://{host}");
+        if let Some(p) = port {
+            url += &format!(":{p}");
+        }
+        url += &path;
+        if let Some(q) = &query {
+            url += &format!("?{q}");
+        }
+        if let Some(n) = normalize_url(&url) {
+            let again = normalize_url(&n);
+            proptest::prop_assert_eq!(again.as_deref(), Some(n.as_str()), "{}", url);
+        }
+    }
+
+    /// Any CSV text loads without panicking, and everything that loaded is counted.
+    #[test]
+    fn any_csv_text(text in "[ -~\n]{0,300}") {
+        let mut b = IntelSet::builder();
+        b.add_csv(&text, Path::new("p.csv"), "p");
+        let s = b.build();
+        proptest::prop_assert_eq!(s.len(), s.report().loaded);
+    }
+}
