@@ -227,9 +227,12 @@ impl IntelSet {
 /// there is no scheme), no trailing dot on the host, no default port, no user info, no
 /// fragment, an empty path as `/`, `.` and `..` segments resolved, percent-escapes of
 /// unreserved characters decoded and the others in upper case. The query is kept as is.
-/// `None` when there is no host.
+/// `None` when there is no host, or the text has spaces or control characters.
 pub fn normalize_url(url: &str) -> Option<String> {
     let url = url.trim();
+    if url.bytes().any(|c| c <= b' ' || c == 0x7f) {
+        return None;
+    }
     let (scheme, rest) = match url.split_once("://") {
         Some((s, r))
             if !s.is_empty()
@@ -246,7 +249,9 @@ pub fn normalize_url(url: &str) -> Option<String> {
     let authority = authority.rsplit('@').next().unwrap_or(authority);
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') && h.ends_with(']') => {
-            if p.bytes().all(|c| c.is_ascii_digit()) {
+            if p.is_empty() {
+                (h, None)
+            } else if p.bytes().all(|c| c.is_ascii_digit()) {
                 (h, Some(p))
             } else {
                 (authority, None)
@@ -255,7 +260,8 @@ pub fn normalize_url(url: &str) -> Option<String> {
         _ => (authority, None),
     };
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if host.is_empty() {
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if host.is_empty() || (!bracketed && host.contains([':', '[', ']'])) {
         return None;
     }
     let default = matches!(

@@ -70,6 +70,17 @@ fn urls_match_after_normalisation() {
         Some("http://h:8080/x/")
     );
     assert_eq!(normalize_url("http://"), None);
+    assert_eq!(normalize_url("http://h x/"), None, "spaces");
+    assert_eq!(normalize_url("h::/a"), None, "a colon in the host");
+    assert_eq!(
+        normalize_url("http://[2001:DB8::1]:8080/").as_deref(),
+        Some("http://[2001:db8::1]:8080/")
+    );
+    assert_eq!(
+        normalize_url("http://h:/a").as_deref(),
+        Some("http://h/a"),
+        "empty port"
+    );
     assert_eq!(
         normalize_url("http://h/%e2%82"),
         Some("http://h/%E2%82".into())
