@@ -224,8 +224,7 @@ impl Matcher {
     /// Nothing the prefilter finds can change the outcome any more.
     fn prefilter_useless(&self, set: &SignatureSet) -> bool {
         let yara_settled = set.yara.as_ref().is_none_or(|y| y.always) || self.yara_hit;
-        let only_yara = set.entries.iter().all(|e| e.owner == Owner::Yara);
-        set.prefilter.is_empty() || (only_yara && yara_settled)
+        set.prefilter.is_empty() || (set.only_yara && yara_settled)
     }
 
     /// Runs the prefilter over the bytes of `buf` (whose first byte is at `base`) not yet

@@ -162,6 +162,8 @@ pub struct SignatureSet {
     pub(crate) window: usize,
     /// Some entry needs the file kind or entry point.
     pub(crate) needs_head: bool,
+    /// Every prefilter entry stands for a YARA string (so a first hit settles the file).
+    pub(crate) only_yara: bool,
     report: LoadReport,
 }
 
@@ -482,6 +484,7 @@ impl SignatureSetBuilder {
                 window = window.max((back + shift) as usize + spec.pattern.segments[0].max_len);
             }
         }
+        let only_yara = self.entries.iter().all(|e| e.owner == Owner::Yara);
         SignatureSet {
             names: self.names,
             hashes: self.hashes,
@@ -492,6 +495,7 @@ impl SignatureSetBuilder {
             yara,
             window,
             needs_head,
+            only_yara,
             report: self.report,
         }
     }
