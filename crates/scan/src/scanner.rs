@@ -16,7 +16,10 @@
 //! scanned (counted in the report, `capped`); a hash signature cannot match a capped file.
 //!
 //! The scanner never trusts the file: every offset is bounds-checked, verification is bounded
-//! per candidate, and it does not allocate per byte (hits go into reused vectors).
+//! per candidate, and it does not allocate per byte (hits go into reused vectors). The bound
+//! is per candidate: a signature part with a wide bounded gap (`{0-60000}`) whose atom a file
+//! repeats at every byte costs up to the gap's width per repetition. Verifying all of one
+//! part's candidates in a single pass would remove that worst case; it is not done yet.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use md5::Digest as _;
