@@ -16,10 +16,12 @@
 //! scanned (counted in the report, `capped`); a hash signature cannot match a capped file.
 //!
 //! The scanner never trusts the file: every offset is bounds-checked, verification is bounded
-//! per candidate, and it does not allocate per byte (hits go into reused vectors). The bound
-//! is per candidate: a signature part with a wide bounded gap (`{0-60000}`) whose atom a file
-//! repeats at every byte costs up to the gap's width per repetition. Verifying all of one
-//! part's candidates in a single pass would remove that worst case; it is not done yet.
+//! per candidate, and it does not allocate per byte (hits go into reused vectors). The ready
+//! candidates of a one-part pattern are verified together, in one walk from the union of
+//! their starts, so a file that repeats an atom at every byte costs one walk per chunk, not
+//! one per repetition. Parts of multi-part patterns (`*`) and logical subsignatures (whose
+//! matches are counted) are still verified one candidate at a time: there a wide bounded gap
+//! (`{0-60000}`) under a dense atom costs up to the gap's width per repetition.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use md5::Digest as _;
@@ -194,6 +196,9 @@ struct Matcher {
     positions: Positions,
     starts: Vec<usize>,
     blocked: Vec<u32>,
+    /// Ready candidates of one-part patterns that only need one match (not logical
+    /// subsignatures, which count): (entry, first start, last start), verified together.
+    batch: Vec<(u32, u64, u64)>,
     /// File kind and entry point, once known.
     head: Option<(FileKind, Option<u64>)>,
 }
@@ -220,6 +225,7 @@ impl Matcher {
             positions: Positions::default(),
             starts: Vec::new(),
             blocked: Vec::new(),
+            batch: Vec::new(),
             head: (!set.needs_head).then_some((FileKind::Other, None)),
         }
     }
@@ -273,6 +279,7 @@ impl Matcher {
                 }
             }
         }
+        self.verify_batch(set, buf, base);
         // Candidates found while deciding are none (the prefilter ran first); keep order.
         keep.append(&mut self.pending);
         self.pending = keep;
@@ -375,6 +382,10 @@ impl Matcher {
         if lo > hi {
             return Verdict::Drop;
         }
+        if spec.pattern.segments.len() == 1 && !matches!(entry.owner, Owner::Sub { .. }) {
+            self.batch.push((e, lo, hi));
+            return Verdict::Drop;
+        }
         self.starts.clear();
         self.starts
             .extend(((lo - base) as usize)..=((hi - base) as usize));
@@ -382,7 +393,52 @@ impl Matcher {
         else {
             return Verdict::Drop;
         };
-        let match_end = base + match_end as u64;
+        self.matched(set, e, s, base + match_end as u64);
+        Verdict::Drop
+    }
+
+    /// Verifies the batched candidates: per entry, one walk from the union of their starts
+    /// (so a dense atom costs one walk per pass, not one per repetition).
+    fn verify_batch(&mut self, set: &SignatureSet, buf: &[u8], base: u64) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.sort_unstable();
+        let mut i = 0;
+        while i < batch.len() {
+            let e = batch[i].0;
+            let entry = &set.entries[e as usize];
+            self.starts.clear();
+            let mut covered = 0u64;
+            while i < batch.len() && batch[i].0 == e {
+                let (_, lo, hi) = batch[i];
+                let lo = lo.max(covered);
+                if lo <= hi {
+                    self.starts
+                        .extend(((lo - base) as usize)..=((hi - base) as usize));
+                    covered = hi + 1;
+                }
+                i += 1;
+            }
+            if self.done_entries.contains(&e) || (entry.owner == Owner::Yara && self.yara_hit) {
+                continue;
+            }
+            let seg = &entry.spec.pattern.segments[0];
+            if let Some(end) =
+                seg.match_from(buf, &self.starts, entry.spec.fold, &mut self.positions)
+            {
+                self.matched(set, e, 0, base + end as u64);
+            }
+        }
+        batch.clear();
+        self.batch = batch;
+    }
+
+    /// Part `s` of entry `e` matched, ending at `match_end`.
+    fn matched(&mut self, set: &SignatureSet, e: u32, s: u16, match_end: u64) {
+        let entry = &set.entries[e as usize];
+        let spec = &entry.spec;
         let nsegs = spec.pattern.segments.len();
         if (s as usize) + 1 < nsegs {
             let chain = self
@@ -391,7 +447,7 @@ impl Matcher {
                 .or_insert_with(|| vec![u64::MAX; nsegs]);
             let slot = &mut chain[s as usize];
             *slot = (*slot).min(match_end);
-            return Verdict::Drop;
+            return;
         }
         match entry.owner {
             Owner::Sig(id) => {
@@ -412,7 +468,6 @@ impl Matcher {
             }
             Owner::Yara => self.yara_hit = true,
         }
-        Verdict::Drop
     }
 
     fn report(&mut self, set: &SignatureSet, id: SigId, engine: crate::Engine, end: Option<u64>) {

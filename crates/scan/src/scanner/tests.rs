@@ -364,3 +364,17 @@ fn a_scan_can_own_its_share_of_the_set_and_move_between_threads() {
     assert_eq!(names(&report), vec![EICAR_NAME]);
     assert!(report.sha1.is_some());
 }
+
+#[test]
+fn a_dense_atom_is_verified_in_one_walk_per_pass() {
+    let s = set(DbKind::Ndb, "Dense:0:*:41414141{0-5000}4242\n");
+    let data = vec![b'A'; 20_000];
+    let mut m = Matcher::new(&s);
+    m.advance(&s, &data, 0, Some(data.len() as u64), true);
+    assert!(m.detections.is_empty());
+    // One candidate per byte; verified one by one they would take 20,000 x 5,000 steps.
+    assert!(m.positions.steps < 200_000, "{} steps", m.positions.steps);
+    let mut hit = data.clone();
+    hit.extend_from_slice(b"BB");
+    assert_eq!(names(&whole(&s, &hit)), vec!["Dense.UNOFFICIAL"]);
+}
