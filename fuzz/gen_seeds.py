@@ -600,6 +600,30 @@ def app_seeds():
         "out-of-order-overlap": segments(4 << 2, [(0, 0, 20, data[20:40], 0), (0, 0, 0, data[:25], 0), (0, 0, 10, b"X" * 30, 0), (1, 0, 0, b"", 4)]),
         "inline-gap": segments(1, [(0, 0, 0, data[:10], 0), (0, 0, 30, data[30:50], 0), (1, 0, 0, b"", 4)]),
         "fin-and-reset": segments(2, [(0, 0x01, 0, data[:16], 0), (1, 0x08, 0, b"reply", 1), (1, 0x04, 5, b"", 1)]),
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def scan_seeds():
+    """Seeds of the scanner targets: database text (first byte picks hdb, hsb, ndb, ldb,
+    YARA), scanned files, and feeds (first byte: even CSV, odd JSON)."""
+    s = {}
+    s["scan_signatures"] = {
+        "hdb-eicar": b"\x00" + b"44d88612fea8a8f36de82e1278abb02f:68:Win.Test.EICAR_HDB-1\n" + EICAR,
+        "hsb-any-size": b"\x01" + b"a" * 64 + b":*:Any.Size:73\n",
+        "ndb-forms": b"\x02" + b"A:0:*:4142??4445\nB:0:*:41{2-4}4243*4445\nC:0:EOF-4:41424344\nD:0:0,3:7f454c46\nE:6:EP+0:f30f1efa\nABxDE ABCD",
+        "ndb-alternatives": b"\x02" + b"Alt:0:*:7071(72|7374)7576\nNeg:0:*:6162!(63|64)6566\npqruv abxef",
+        "ldb-expr": b"\x03" + b"L;Engine:51-255,Target:0;(0|1)&2>1,1;41414141;42424242::i;43434343::wa\nAAAA CCCC CCCC",
+        "yara-rules": b"\x04" + b'rule a { strings: $a = "abcd" nocase wide ascii $h = { 41 ?? [1-3] 42 } $r = /ab+c[0-9]{2}/ condition: any of them } abcd',
+    }
+    s["scan_file"] = {
+        "eicar": EICAR,
+        "forms": b"\x00AB\x01DE MZ..PE ab....cd AAAA BBBB zZzZ zzzz AAAD abcd",
+        "elf-head": b"\x7fELF\x02\x01\x01" + b"\x00" * 57 + b"abcd",
+    }
+    s["intel_feed"] = {
+        "csv": b"\x00type,value,id,description\nip,10.0.0.0/8,net\nip,2001:db8::/32,v6\ndomain,evil.example,d\nurl,\"http://evil.example/a?b=1,2\",u\nmd5,44d88612fea8a8f36de82e1278abb02f,eicar\n",
+        "stix": b"\x01" + b'{"type":"bundle","objects":[{"type":"indicator","id":"indicator--1","pattern_type":"stix","pattern":"[ipv4-addr:value = \'198.51.100.1\'] OR [domain-name:value = \'x.example\' OR file:hashes.\'SHA-256\' = \'' + b"ab" * 32 + b'\']"}]}',
+        "misp": b"\x03" + b'{"Event":{"info":"x","Attribute":[{"type":"ip-dst|port","value":"203.0.113.5|80"},{"type":"domain|ip","value":"a.example|192.0.2.1"},{"type":"filename|sha1","value":"f|' + b"01" * 20 + b'"},{"type":"url","value":"https://a.example/x"}]}}',
     }
     return s
 
@@ -643,7 +667,7 @@ def policy_seeds():
 def main():
     # Only the targets made here are rewritten: seeds other tools keep (conn_table) stay.
     total = 0
-    for target, files in sorted({**seeds(), **app_seeds()}.items()):
+    for target, files in sorted({**seeds(), **app_seeds(), **scan_seeds()}.items()):
         d = os.path.join(ROOT, target)
         if os.path.isdir(d):
             shutil.rmtree(d)

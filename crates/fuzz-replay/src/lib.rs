@@ -25,6 +25,7 @@ mod pipeline_model;
 pub use conntrack::conn_table;
 pub use pipeline_model::{Scenario, check as check_pipeline, pipeline_model};
 mod ids_rules;
+pub mod scan;
 
 use std::io::Cursor;
 
@@ -91,6 +92,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tcp_reassembly", tcp_reassembly),
     ("ids_rule", ids_rule),
     ("policy", policy::policy),
+    ("scan_signatures", scan::signatures),
+    ("scan_file", scan::file),
+    ("intel_feed", scan::intel_feed),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

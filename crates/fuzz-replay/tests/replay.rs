@@ -123,6 +123,9 @@ replay_tests!(
     tcp_reassembly,
     ids_rule,
     policy,
+    scan_signatures,
+    scan_file,
+    intel_feed,
 );
 
 #[test]

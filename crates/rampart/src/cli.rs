@@ -13,6 +13,7 @@ use crate::decode::DecodeArgs;
 use crate::policy::PolicyArgs;
 use crate::replay::ReplayArgs;
 use crate::rules::RulesArgs;
+use crate::scan::ScanArgs;
 
 /// Rampart: inline security datapath, inspection and access control for VM and container hosts.
 #[derive(Debug, Parser)]
@@ -54,6 +55,8 @@ pub enum Command {
     Rules(RulesArgs),
     /// Work with firewall policies: `rampart policy check FILE` validates one.
     Policy(PolicyArgs),
+    /// Scan files and folders with ClamAV and YARA signatures, like clamscan.
+    Scan(ScanArgs),
     /// Print a shell completion script to standard output.
     Completions(CompletionsArgs),
 }

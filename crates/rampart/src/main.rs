@@ -27,6 +27,7 @@ mod decode;
 mod policy;
 mod replay;
 mod rules;
+mod scan;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Scan(args) => return scan::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
