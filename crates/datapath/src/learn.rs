@@ -59,7 +59,7 @@ pub struct Learner {
     bridges: Vec<String>,
     fdb: Fdb,
     /// The port each bound MAC belongs to.
-    bound: std::collections::HashMap<[u8; 6], PortId>,
+    bound: std::collections::HashMap<[u8; 6], PortId, foldhash::fast::RandomState>,
     fdb_changes: Vec<FdbChange>,
     next_aging: Option<u64>,
     counters: LearnCounters,
@@ -69,7 +69,7 @@ impl Learner {
     /// A learner for the bridges and ports of `config`.
     pub fn new(config: &Config) -> Self {
         let mut ports = PortTable::new();
-        let mut bound = std::collections::HashMap::new();
+        let mut bound = std::collections::HashMap::default();
         for p in &config.ports {
             // Config validation bounds the port count, so `add` cannot fail here.
             if let Some(id) = ports.add(p.clone()) {
@@ -136,7 +136,8 @@ impl Learner {
         {
             let mac = [src[0], src[1], src[2], src[3], src[4], src[5]];
             if (!port.macs.is_empty() && !port.macs.contains(&mac))
-                || self.bound.get(&mac).is_some_and(|&owner| owner != in_port)
+                || (!self.bound.is_empty()
+                    && self.bound.get(&mac).is_some_and(|&owner| owner != in_port))
             {
                 self.counters.refused += 1;
                 return out.len() > before;

@@ -52,6 +52,9 @@ pub struct Decision {
     /// The unicast destination MAC whose place in the forwarding database the decision read
     /// (known or not): when that entry changes, flows of this decision must go.
     pub depends_on: Option<[u8; 6]>,
+    /// The bridge whose ports the decision flooded to (or found none in): a port added to it
+    /// changes the decision.
+    pub floods: Option<u16>,
 }
 
 impl Decision {
@@ -64,6 +67,7 @@ impl Decision {
             generation: 0,
             drop: None,
             depends_on: None,
+            floods: None,
         }
     }
 }
@@ -87,6 +91,18 @@ impl SlowPathCounters {
         self.flooded += o.flooded;
         self.dropped += o.dropped;
     }
+}
+
+/// Which installed flows a change makes stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    Nothing,
+    /// Those whose decision read this MAC.
+    Mac([u8; 6]),
+    /// Those that flood in this bridge.
+    Floods(u16),
+    /// Every flow (the generation was raised: revalidate).
+    All,
 }
 
 /// The port groups flood actions name: every port of a bridge that carries a VLAN, tagged or
@@ -187,25 +203,28 @@ impl SlowPath {
         }
     }
 
-    /// Applies one of the learner's changes. A change of the forwarding database returns the
-    /// MAC whose flows must go (see [`Decision::depends_on`]); a port change raises the
-    /// generation (every flood may change).
-    pub fn apply(&mut self, change: &SwitchChange) -> Option<[u8; 6]> {
+    /// Applies one of the learner's changes and says which installed flows it makes stale:
+    /// those that read a MAC (see [`Decision::depends_on`]), those that flood in a bridge that
+    /// gained a port (see [`Decision::floods`]), or, when a port changes its VLANs, every flow
+    /// (the generation is raised).
+    pub fn apply(&mut self, change: &SwitchChange) -> Stale {
         match change {
             SwitchChange::Fdb(c) => {
                 self.fdb.apply(c);
                 let (FdbChange::Learnt { mac, .. }
                 | FdbChange::Moved { mac, .. }
                 | FdbChange::Forgotten { mac, .. }) = *c;
-                Some(mac)
+                Stale::Mac(mac)
             }
             SwitchChange::PortAdded(p) => {
                 self.groups.clear();
-                if self.ports.add(p.clone()).is_some() {
-                    self.meter.set_ports(self.ports.len());
-                    self.generation += 1;
+                match self.ports.add(p.clone()) {
+                    Some(_) => {
+                        self.meter.set_ports(self.ports.len());
+                        Stale::Floods(p.bridge as u16)
+                    }
+                    None => Stale::Nothing,
                 }
-                None
             }
             SwitchChange::PortVlan { port, vlan } => {
                 self.groups.clear();
@@ -213,7 +232,7 @@ impl SlowPath {
                     p.vlan = vlan.clone();
                     self.generation += 1;
                 }
-                None
+                Stale::All
             }
         }
     }
@@ -297,6 +316,7 @@ impl SlowPath {
         d.generation = self.generation();
         d.drop = None;
         d.depends_on = None;
+        d.floods = None;
         let drop = |d: &mut Decision, wc: &Wildcards, reason: DropReason| {
             d.actions.clear();
             d.actions.push(Action::Drop(reason));
@@ -346,6 +366,7 @@ impl SlowPath {
         // Flood: to the ports of the bridge that carry the VLAN untagged, and those that carry
         // it tagged (each set interned once as a port group), but the input port; starting with
         // the frame's own tag state so that the common case needs no rewrite at all.
+        d.floods = Some(bridge as u16);
         let (untagged, tagged) = self.groups.of_vlan(bridge as u16, vlan, &self.ports);
         let others = |g: flow::GroupId| {
             let ports = self.groups.ports(g);

@@ -41,7 +41,7 @@ use crate::config::Limits;
 use crate::counters::DatapathCounters;
 use crate::learn::SwitchChange;
 use crate::reject;
-use crate::slowpath::{Decision, SlowPath};
+use crate::slowpath::{Decision, SlowPath, Stale};
 use conn::{ConnConfig, ConnRecord, ConnTable, Defrag, DefragConfig, MAX_REASSEMBLED_FRAME};
 use engine::{Action as EngineAction, Alerts, Chain, ChainOutcome, ConnInfo, ConnSlots};
 
@@ -91,6 +91,8 @@ pub struct Worker {
     /// The flows whose decision read the forwarding database for a destination MAC, by MAC:
     /// removed when that MAC is learnt, moves or is forgotten (stale ids are harmless).
     dependents: std::collections::HashMap<[u8; 6], Vec<FlowId>, foldhash::fast::RandomState>,
+    /// The flows whose decision flooded in a bridge, by bridge: removed when it gains a port.
+    flooders: std::collections::HashMap<u16, Vec<FlowId>, foldhash::fast::RandomState>,
     /// Connections translated so far (the translate stage is skipped while none is).
     translated: u64,
     /// A translation's rewrites for one packet.
@@ -192,6 +194,7 @@ impl Worker {
             rewritten: 0,
             egress_keys: Vec::with_capacity(MAX_BATCH),
             dependents: Default::default(),
+            flooders: Default::default(),
             translated: 0,
             rewrite_actions: Vec::with_capacity(engine::MAX_REWRITES),
             copies: Vec::with_capacity(copies_max),
@@ -293,14 +296,15 @@ impl Worker {
     /// at the point in the packet order where the learner made the change; flows it affects
     /// are revalidated before the next packet.
     pub fn apply(&mut self, change: &SwitchChange) {
-        if let Some(mac) = self.slow.apply(change)
-            && let Some(flows) = self.dependents.remove(&mac)
-        {
-            for id in flows {
-                if self.table.contains(id) {
-                    self.table.remove(id);
-                    self.counters.flows_invalidated += 1;
-                }
+        let flows = match self.slow.apply(change) {
+            Stale::Mac(mac) => self.dependents.remove(&mac),
+            Stale::Floods(bridge) => self.flooders.remove(&bridge),
+            Stale::Nothing | Stale::All => None,
+        };
+        for id in flows.into_iter().flatten() {
+            if self.table.contains(id) {
+                self.table.remove(id);
+                self.counters.flows_invalidated += 1;
             }
         }
     }
@@ -399,10 +403,15 @@ impl Worker {
     fn maintain(&mut self, now: u64) {
         self.last_maintenance = Some(now);
         self.counters.flows_expired += self.table.expire_idle(now) as u64;
-        let recorded: usize = self.dependents.values().map(Vec::len).sum();
-        if recorded > 2 * self.table.len() + 1024 {
+        let recorded: usize = self.dependents.values().map(Vec::len).sum::<usize>()
+            + self.flooders.values().map(Vec::len).sum::<usize>();
+        if recorded > 4 * self.table.len() + 1024 {
             let table = &self.table;
             self.dependents.retain(|_, ids| {
+                ids.retain(|id| table.contains(*id));
+                !ids.is_empty()
+            });
+            self.flooders.retain(|_, ids| {
                 ids.retain(|id| table.contains(*id));
                 !ids.is_empty()
             });

@@ -99,6 +99,9 @@ impl Worker {
                     if let Some(mac) = d.depends_on {
                         self.dependents.entry(mac).or_default().push(id);
                     }
+                    if let Some(bridge) = d.floods {
+                        self.flooders.entry(bridge).or_default().push(id);
+                    }
                     let mask = match self.batch_masks.iter().position(|m| *m == d.mask) {
                         Some(m) => m,
                         None => {

@@ -39,38 +39,55 @@ pub enum Work {
 /// The `seq` of a packet's events: after all its frames (whose `seq` is their copy index).
 const EVENT_SEQ: u64 = 1 << 32;
 
-/// Where a host's transmitted frames go: entries of the current chunk.
+/// Where a host's transmitted frames go: counted per port, and, when someone writes them,
+/// entries of the current chunk.
 #[derive(Debug)]
 pub struct FrameOut {
     chunk: Chunk,
     keep_frames: bool,
+    /// Frames out of each port.
+    pub tx: Vec<u64>,
 }
 
 impl FrameOut {
-    /// An emitter; `keep_frames` keeps frame bytes (per-port captures are written).
+    /// An emitter; `keep_frames` passes frames on (per-port captures are written).
     pub fn new(keep_frames: bool) -> FrameOut {
         FrameOut {
             chunk: Chunk::new(),
             keep_frames,
+            tx: Vec::new(),
         }
+    }
+
+    #[inline]
+    fn count(&mut self, port: PortId) {
+        let p = usize::from(port);
+        if self.tx.len() <= p {
+            self.tx.resize(p + 1, 0);
+        }
+        self.tx[p] += 1;
     }
 }
 
 impl TxSink for FrameOut {
     fn transmit(&mut self, pkt: &Cleared<'_>) {
-        let key = OrderKey::packet(pkt.position(), u64::from(pkt.copy()));
-        self.chunk.push_frame(
-            key,
-            pkt.port(),
-            pkt.time_ns(),
-            pkt.frame(),
-            self.keep_frames,
-        );
+        self.count(pkt.port());
+        if self.keep_frames {
+            let key = OrderKey::packet(pkt.position(), u64::from(pkt.copy()));
+            self.chunk
+                .push_frame(key, pkt.port(), pkt.time_ns(), pkt.frame(), true);
+        }
     }
 
     fn transmit_burst(&mut self, burst: &TxBurst<'_>) {
-        for p in burst.iter() {
-            self.transmit(&p);
+        if self.keep_frames {
+            for p in burst.iter() {
+                self.transmit(&p);
+            }
+        } else {
+            for port in burst.ports() {
+                self.count(port);
+            }
         }
     }
 }

@@ -16,7 +16,7 @@
 //! Nothing here allocates per packet except when a port is made; the synthesized frame is
 //! built in a reused buffer.
 
-use std::collections::HashMap;
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 use wire::{L3, LinkType, parse_link};
@@ -60,9 +60,9 @@ impl Ingest {
         let mut m = Ingest {
             auto,
             uplink: None,
-            by_iface: HashMap::new(),
-            by_mac: HashMap::new(),
-            by_ip: HashMap::new(),
+            by_iface: HashMap::default(),
+            by_mac: HashMap::default(),
+            by_ip: HashMap::default(),
             synth: Vec::with_capacity(2048),
             synthesized: false,
             ports_made: 0,

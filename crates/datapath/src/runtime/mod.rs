@@ -133,20 +133,14 @@ pub struct RunReport {
     pub eve_events: u64,
 }
 
-/// Counts what leaves each port and passes the output on.
+/// Counts the events written and passes the output on.
 struct Counting<'a> {
     inner: &'a mut dyn OutputSink,
-    tx: Vec<u64>,
     events: u64,
 }
 
 impl OutputSink for Counting<'_> {
     fn frame(&mut self, key: OrderKey, port: PortId, time_ns: u64, frame: &[u8]) {
-        let p = usize::from(port);
-        if self.tx.len() <= p {
-            self.tx.resize(p + 1, 0);
-        }
-        self.tx[p] += 1;
         self.inner.frame(key, port, time_ns, frame);
     }
     fn event(&mut self, key: OrderKey, line: &[u8]) {
@@ -317,7 +311,6 @@ pub fn run(
         .collect();
     let mut counting = Counting {
         inner: output,
-        tx: Vec::new(),
         events: 0,
     };
     let out: &mut dyn OutputSink = &mut counting;
@@ -570,7 +563,15 @@ pub fn run(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "runtime done"
     );
-    let tx = std::mem::take(&mut counting.tx);
+    let mut tx: Vec<u64> = Vec::new();
+    for h in &hosts {
+        if tx.len() < h.frames.tx.len() {
+            tx.resize(h.frames.tx.len(), 0);
+        }
+        for (t, n) in tx.iter_mut().zip(&h.frames.tx) {
+            *t += n;
+        }
+    }
     let ports = learner
         .ports()
         .iter()
