@@ -269,7 +269,16 @@ impl Worker {
         self.expire_connections(now, position, obs);
         self.ingress.timer(now);
         self.egress.timer(now);
-        self.maintain_now(now);
+        // The flow table's expiry scans every slot: once per maintenance interval at most.
+        if self
+            .last_maintenance
+            .is_none_or(|t| now.saturating_sub(t) >= MAINTENANCE_INTERVAL_NS)
+        {
+            self.maintain(now);
+        }
+        if self.slow.generation() != self.seen_generation {
+            self.revalidate();
+        }
     }
 
     /// The end of input: engines flush, every connection ends and is reported.
