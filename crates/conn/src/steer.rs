@@ -110,9 +110,41 @@ impl SteeringKey {
         (h ^ (h >> 32)) as u32
     }
 
+    /// Slots the hash space is cut into for `workers` workers: worker 0 owns one, every
+    /// other worker [`OTHER_WORKER_SLOTS`]. Worker 0 runs on the dispatcher's thread, which
+    /// also reads, learns and steers every packet, so it takes a smaller share of the
+    /// connections and the threads end up about equally busy.
+    pub fn slots(workers: u32) -> u32 {
+        match workers {
+            0 | 1 => 1,
+            n => 1 + OTHER_WORKER_SLOTS * (n - 1),
+        }
+    }
+
+    /// The worker that owns `slot` (below [`SteeringKey::slots`]).
+    fn slot_worker(slot: u32) -> u32 {
+        if slot == 0 {
+            0
+        } else {
+            (slot - 1) / OTHER_WORKER_SLOTS + 1
+        }
+    }
+
+    /// The slots `worker` owns.
+    fn worker_slots(worker: u32, workers: u32) -> std::ops::Range<u32> {
+        match (worker, workers) {
+            (_, 0 | 1) | (0, _) => 0..1,
+            (w, _) => 1 + OTHER_WORKER_SLOTS * (w - 1)..1 + OTHER_WORKER_SLOTS * w,
+        }
+    }
+
     /// The worker of a hash among `workers` (at least 1).
+    #[inline]
     pub fn worker(hash: u32, workers: u32) -> u32 {
-        hash % workers.max(1)
+        if workers <= 1 {
+            return 0;
+        }
+        Self::slot_worker(hash % Self::slots(workers))
     }
 
     /// A source port `p` in `range` for a translated connection, such that the reply tuple
@@ -131,27 +163,39 @@ impl SteeringKey {
         range: std::ops::RangeInclusive<u16>,
         mut free: impl FnMut(u16) -> bool,
     ) -> Option<u16> {
-        let n = workers.max(1);
-        let worker = worker % n;
+        let workers = workers.max(1);
+        let worker = worker % workers;
+        let n = u64::from(Self::slots(workers));
         let h = self.addr_pair_hash(vlan, nat_addr, server, proto);
         // The hash is (h & !0xffff) | ((h & 0xffff) ^ x) with x = port ^ server_port; we need
-        // (H + u) % n == worker for u = (h & 0xffff) ^ x, u < 65536.
+        // (H + u) % n to be a slot of `worker`, for u = (h & 0xffff) ^ x, u < 65536: for slot
+        // s, u = u0(s) + k * n.
         let high = u64::from(h & 0xffff_0000);
-        let u0 = (u64::from(worker) + u64::from(n) - high % u64::from(n)) % u64::from(n);
+        let owned = Self::worker_slots(worker, workers);
+        let first = |s: u32| (u64::from(s) + n - high % n) % n;
+        let count = |s: u32| (65_536 - first(s)).div_ceil(n);
+        let most = owned.clone().map(count).max().unwrap_or(0);
         // Start at a point that depends on the secret, so translated ports are not predictable.
         let start = fold_mul(u64::from(h) ^ 0x9e37_79b9, self.keys.0[6] | 1);
-        let count = (65_536 - u0).div_ceil(u64::from(n));
-        for step in 0..count {
-            let k = (start.wrapping_add(step)) % count;
-            let u = u0 + k * u64::from(n);
-            let port = (u as u16) ^ (h as u16) ^ server_port;
-            if range.contains(&port) && free(port) {
-                return Some(port);
+        for step in 0..most {
+            for s in owned.clone() {
+                let k = (start.wrapping_add(step)) % most;
+                let u = first(s) + k * n;
+                if u >= 65_536 {
+                    continue;
+                }
+                let port = (u as u16) ^ (h as u16) ^ server_port;
+                if range.contains(&port) && free(port) {
+                    return Some(port);
+                }
             }
         }
         None
     }
 }
+
+/// Slots of the hash space each worker but the first owns (the first owns one).
+pub const OTHER_WORKER_SLOTS: u32 = 3;
 
 #[cfg(test)]
 mod tests {
@@ -230,7 +274,12 @@ mod tests {
             let h = k.conn_hash(0, src, 30000 + (i % 1000) as u16, ip("10.9.9.9"), 443, 6);
             per[SteeringKey::worker(h, 4) as usize] += 1;
         }
-        assert!(per.iter().all(|&c| (800..1200).contains(&c)), "{per:?}");
+        // Worker 0 (the dispatcher's thread) owns 1 slot of 10, the others 3 each.
+        assert!((300..500).contains(&per[0]), "{per:?}");
+        assert!(
+            per[1..].iter().all(|&c| (1050..1350).contains(&c)),
+            "{per:?}"
+        );
     }
 
     proptest! {

@@ -4,7 +4,7 @@
 //! Wiring only: the pipeline, the port mapping and the outputs live in `datapath::replay`.
 //! A progress bar is drawn on standard error when it is a terminal and the capture is large.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -85,7 +85,17 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    print!("{}", summary(&report));
+    // A reader of standard output that went away (`| head`) is not an error.
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(summary(&report).as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(anyhow::Error::new(e).context("writing the summary to standard output"));
+        }
+        _ => {}
+    }
     if let Some(e) = report.error {
         return Err(anyhow::Error::new(e).context(format!(
             "{} (the packets before it were replayed)",

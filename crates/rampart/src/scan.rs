@@ -240,7 +240,11 @@ fn scan_all(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         if args.json {
             eprint!("{summary}");
         } else {
-            print!("{summary}");
+            // A reader that went away (`| head`) is not an error.
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout
+                .write_all(summary.as_bytes())
+                .and_then(|()| stdout.flush());
         }
     }
     Ok(if totals.errors > 0 {

@@ -92,6 +92,24 @@ fn replay_with_built_in_defaults() {
     assert!(s.contains("vm-"), "auto-created ports: {s}");
 }
 
+/// `rampart replay ... | head`: the reader going away is not an error (exit 0, no panic).
+#[test]
+fn replay_into_a_closed_pipe_is_not_an_error() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(RAMPART)
+        .args(["replay", sample("netns-mix.pcapng").to_str().unwrap()])
+        .env_remove("RUST_BACKTRACE")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn replay_errors_are_one_line_and_say_where() {
     let dir = tempfile::tempdir().unwrap();

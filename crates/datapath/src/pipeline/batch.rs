@@ -113,6 +113,12 @@ impl Batch {
         true
     }
 
+    /// True when a frame of `len` bytes fits a buffer (larger ones are not frames any port
+    /// could carry: [`Batch::push_at`] refuses them).
+    pub const fn fits(len: usize) -> bool {
+        len <= BUF_SIZE - PacketBuf::DEFAULT_HEADROOM
+    }
+
     /// The position of the last packet (0 when empty).
     pub fn last_position(&self) -> u64 {
         self.len.checked_sub(1).map_or(0, |i| self.positions[i])

@@ -12,19 +12,65 @@
 use std::sync::Arc;
 
 use crate::learn::SwitchChange;
+use flow::OffloadMeta;
+
 use crate::pipeline::{
-    AlertNotice, Batch, Cleared, DropNotice, FlowNotice, LogNotice, Observer, TxBurst, TxSink,
-    Worker,
+    AlertNotice, Arrival, Batch, Cleared, DropNotice, FlowNotice, LogNotice, Observer, TxBurst,
+    TxSink, Worker,
 };
 use crate::port::PortId;
 
 use super::order::{Chunk, OrderKey};
+
+/// Frames on their way to a worker thread, packed back to back with their arrivals. (A
+/// [`Batch`] has a 64 KiB buffer per packet; a block takes what the frames take, so the
+/// frames in flight between threads stay few pages and warm in cache.)
+#[derive(Debug, Default)]
+pub struct FrameBlock {
+    bytes: Vec<u8>,
+    frames: Vec<(Arrival, u32, u32)>,
+}
+
+impl FrameBlock {
+    /// Appends `frame` (one that [`Batch::fits`]).
+    pub fn push(&mut self, frame: &[u8], at: Arrival) {
+        let start = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(frame);
+        self.frames.push((at, start, frame.len() as u32));
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// True when it holds no frame.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Empties it, keeping its memory.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.frames.clear();
+    }
+
+    /// The frames in order, with their arrivals.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Arrival)> {
+        self.frames.iter().map(|&(at, start, len)| {
+            let (start, len) = (start as usize, len as usize);
+            (self.bytes.get(start..start + len).unwrap_or(&[]), at)
+        })
+    }
+}
 
 /// What the dispatcher sends a worker, in arrival order.
 #[derive(Debug)]
 pub enum Work {
     /// Packets to process; the batch comes back empty (boxed: it travels back and forth).
     Batch(Box<Batch>),
+    /// Packets to process in batches of the worker's own; the block comes back empty.
+    Frames(FrameBlock),
     /// The learner's changes, to apply before the packet at `pos`.
     Changes {
         pos: u64,
@@ -233,15 +279,34 @@ pub struct Host {
     pub worker: Worker,
     pub frames: FrameOut,
     pub events: EventOut,
+    /// The batch [`Work::Frames`] are processed in, and its size.
+    batch: Box<Batch>,
+    batch_size: usize,
 }
 
 impl Host {
-    /// A host of `worker`.
-    pub fn new(worker: Worker, keep_frames: bool, eve: bool, names: Vec<String>) -> Host {
+    /// A host of `worker`, processing frame blocks in batches of `batch_size` packets.
+    pub fn new(
+        worker: Worker,
+        keep_frames: bool,
+        eve: bool,
+        names: Vec<String>,
+        batch_size: usize,
+    ) -> Host {
         Host {
             worker,
             frames: FrameOut::new(keep_frames),
             events: EventOut::new(eve, names),
+            batch: Box::default(),
+            batch_size: batch_size.clamp(1, crate::MAX_BATCH),
+        }
+    }
+
+    fn process_batch(&mut self) {
+        if !self.batch.is_empty() {
+            self.worker
+                .process(&mut self.batch, &mut self.frames, &mut self.events);
+            self.batch.clear();
         }
     }
 
@@ -258,6 +323,21 @@ impl Host {
                     .process(batch, &mut self.frames, &mut self.events);
                 batch.clear();
                 last + 1
+            }
+            Work::Frames(block) => {
+                let Some(&(last, _, _)) = block.frames.last() else {
+                    return 0;
+                };
+                for (frame, at) in block.iter() {
+                    // The dispatcher sends only frames that fit (`Batch::fits`).
+                    let _ = self.batch.push_at(frame, at, OffloadMeta::default());
+                    if self.batch.len() >= self.batch_size {
+                        self.process_batch();
+                    }
+                }
+                self.process_batch();
+                block.clear();
+                last.position + 1
             }
             Work::Changes { pos, changes } => {
                 for c in changes.iter() {

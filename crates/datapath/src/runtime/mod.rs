@@ -6,10 +6,12 @@
 //! One **dispatcher** (the caller's thread) reads the source in order and, for each frame:
 //! decides its input port and gives it an Ethernet header if it has none ([`ingest`]); lets the
 //! [`Learner`] learn its source MAC; picks its worker by the symmetric steering hash
-//! ([`steer`]); and appends it to that worker's open batch. Each **worker** (a thread of its
-//! own, or the dispatcher itself when there is one) owns a pipeline [`Worker`]: flow table,
-//! slow path copy, connection state, engines. Nothing is shared between workers and nothing is
-//! locked on the packet path; the threads talk through bounded channels of whole batches.
+//! ([`steer`]); and appends it to that worker's open batch. Each **worker** owns a pipeline
+//! [`Worker`]: flow table, slow path copy, connection state, engines. Worker 0 runs on the
+//! dispatcher's thread, between reads, so `n` workers take `n` threads; the others have a
+//! thread each. Nothing is shared between workers and nothing is locked on the packet path;
+//! the threads talk through bounded channels of messages of several batches (one wakeup per
+//! message, not per batch).
 //!
 //! What must be the same for every worker count is decided by the dispatcher, in arrival
 //! order, and reaches every worker at the same point of its own stream:
@@ -56,7 +58,7 @@ use crate::pipeline::{Arrival, Batch, Worker};
 use crate::port::{PortId, PortKind};
 use crate::slowpath::{SlowPath, SlowPathCounters};
 
-pub use host::{Host, Work};
+pub use host::{FrameBlock, Host, Work};
 pub use ingest::{Admit, Ingest, default_config};
 pub use order::{Chunk, Merger, OrderKey, OutputSink};
 pub use source::{CaptureSource, MemorySource, PacketSource, RxFrame};
@@ -67,8 +69,8 @@ pub use steer::{Held, Steer, SteerCounters, Steering};
 pub const TICK_PACKETS: u64 = 4096;
 /// Every this much packet time a tick goes to every worker.
 pub const TICK_INTERVAL_NS: u64 = 1_000_000_000;
-/// Batches a worker's queue holds before the dispatcher waits.
-const QUEUE: usize = 8;
+/// Messages a worker's queue holds before the dispatcher waits.
+const QUEUE: usize = 2;
 
 /// Builds the pipeline worker of each worker thread (the caller chooses its engines).
 pub type WorkerFactory<'a> = dyn Fn(usize, SlowPath) -> Worker + Sync + 'a;
@@ -157,20 +159,125 @@ struct Here {
     time_ns: u64,
 }
 
-/// Where the dispatcher sends work: a worker of its own thread, or threads.
-enum Workers<'s> {
-    Inline(Box<Host>),
-    Threads {
-        senders: Vec<mpsc::SyncSender<Work>>,
-        batches: Vec<mpsc::Receiver<Box<Batch>>>,
-        outputs: mpsc::Receiver<(usize, Chunk, u64)>,
-        handles: Vec<std::thread::ScopedJoinHandle<'s, Host>>,
-    },
+/// Work items a message to a worker thread carries at most.
+const MESSAGE_ITEMS: usize = 8;
+/// Frames a message carries: it is sent when it holds this many (one wakeup per message).
+const MESSAGE_FRAMES: usize = 256;
+
+/// A worker on a thread of its own, seen from the dispatcher.
+struct Remote {
+    tx: mpsc::SyncSender<Vec<Work>>,
+    /// Messages handled, back with their (empty) frame blocks.
+    back: mpsc::Receiver<Vec<Work>>,
+    /// The block frames are appended to.
+    open: Option<FrameBlock>,
+    /// Items not sent yet, in order, and the frames they hold.
+    pending: Vec<Work>,
+    pending_frames: usize,
+    free_blocks: Vec<FrameBlock>,
+    free_messages: Vec<Vec<Work>>,
+    /// Blocks made for this worker (they circulate).
+    allocated: usize,
+}
+
+impl Remote {
+    fn new(tx: mpsc::SyncSender<Vec<Work>>, back: mpsc::Receiver<Vec<Work>>) -> Remote {
+        Remote {
+            tx,
+            back,
+            open: None,
+            pending: Vec::with_capacity(MESSAGE_ITEMS),
+            pending_frames: 0,
+            free_blocks: Vec::new(),
+            free_messages: Vec::new(),
+            allocated: 0,
+        }
+    }
+
+    fn recycle(&mut self, mut m: Vec<Work>) {
+        for w in m.drain(..) {
+            if let Work::Frames(b) = w {
+                self.free_blocks.push(b);
+            }
+        }
+        self.free_messages.push(m);
+    }
+
+    /// The open block: a free one, else a new one while few exist, else the next one back.
+    fn block(&mut self) -> Option<&mut FrameBlock> {
+        if self.open.is_none() {
+            if self.free_blocks.is_empty() {
+                while let Ok(m) = self.back.try_recv() {
+                    self.recycle(m);
+                }
+            }
+            let b = match self.free_blocks.pop() {
+                Some(b) => b,
+                None if self.allocated < (QUEUE + 2) * MESSAGE_ITEMS => {
+                    self.allocated += 1;
+                    FrameBlock::default()
+                }
+                None => {
+                    // Every block is in flight: what is pending goes, and the next message
+                    // that comes back brings blocks.
+                    self.send();
+                    let m = self.back.recv().ok()?;
+                    self.recycle(m);
+                    self.free_blocks.pop()?
+                }
+            };
+            self.open = Some(b);
+        }
+        self.open.as_mut()
+    }
+
+    /// Queues `work` after the open block; sends the message when it is full or `now`.
+    fn queue(&mut self, work: Option<Work>, now: bool) {
+        if let Some(b) = self.open.take() {
+            if b.is_empty() {
+                self.open = Some(b);
+            } else {
+                self.pending_frames += b.len();
+                self.pending.push(Work::Frames(b));
+            }
+        }
+        if let Some(work) = work {
+            self.pending.push(work);
+        }
+        if now || self.pending.len() >= MESSAGE_ITEMS || self.pending_frames >= MESSAGE_FRAMES {
+            self.send();
+        }
+    }
+
+    /// Sends the pending items (blocks while the worker's queue is full).
+    fn send(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let fresh = self.free_messages.pop().unwrap_or_default();
+        let m = std::mem::replace(&mut self.pending, fresh);
+        self.pending_frames = 0;
+        // A worker that is gone (it panicked) is found when it is joined.
+        let _ = self.tx.send(m);
+    }
+}
+
+/// Where the dispatcher sends work. Worker 0 runs on the dispatcher's own thread (so `n`
+/// workers are `n` threads) and gets its batches as they fill; the others are threads fed
+/// messages of frame blocks and other work, up to [`MESSAGE_FRAMES`] frames a message, so a
+/// worker wakes once per message rather than once per batch.
+struct Workers<'s> {
+    local: Box<Host>,
+    /// The local worker's open batch.
+    open: Option<Box<Batch>>,
+    /// Workers `1..n`, at index `w - 1`.
+    remote: Vec<Remote>,
+    outputs: Option<mpsc::Receiver<(usize, Chunk, u64)>>,
+    handles: Vec<std::thread::ScopedJoinHandle<'s, Host>>,
 }
 
 /// The dispatcher's state.
 struct Dispatch {
-    open: Vec<Option<Box<Batch>>>,
     batch_size: usize,
     merger: Merger,
     /// The dispatcher's own events (drops before any worker) go out as this source.
@@ -178,81 +285,85 @@ struct Dispatch {
     counters: DatapathCounters,
     rx: Vec<u64>,
     eve: bool,
-    /// Batches made per worker (threads recycle them through their return channel).
-    allocated: Vec<usize>,
-    /// The inline worker's batch, back for reuse.
-    spare_batch: Option<Box<Batch>>,
 }
 
 impl Dispatch {
-    /// A batch for worker `w`: the open one, else one the worker returned, else a new one
-    /// while fewer than a queue's worth exist, else the next one the worker returns.
-    fn batch_for<'b>(&'b mut self, w: usize, workers: &mut Workers<'_>) -> Option<&'b mut Batch> {
-        if self.open[w].is_none() {
-            let b = match workers {
-                Workers::Inline(_) => self.spare_batch.take().unwrap_or_default(),
-                Workers::Threads { batches, .. } => match batches[w].try_recv() {
-                    Ok(b) => b,
-                    Err(_) if self.allocated[w] < QUEUE + 2 => {
-                        self.allocated[w] += 1;
-                        Box::default()
-                    }
-                    Err(_) => batches[w].recv().ok()?,
-                },
+    /// Appends a frame for worker `w`, sending what is full.
+    fn push(
+        &mut self,
+        w: usize,
+        frame: &[u8],
+        arrival: Arrival,
+        workers: &mut Workers<'_>,
+        out: &mut dyn OutputSink,
+    ) {
+        if w == 0 {
+            let b = workers.open.get_or_insert_with(Box::default);
+            // Cannot fail: the caller checked `Batch::fits`, and a full batch was sent.
+            let _ = b.push_at(frame, arrival, OffloadMeta::default());
+            if b.len() >= self.batch_size {
+                self.flush_local(workers, out);
+            }
+        } else {
+            let r = &mut workers.remote[w - 1];
+            let Some(b) = r.block() else {
+                return;
             };
-            self.open[w] = Some(b);
-        }
-        self.open[w].as_deref_mut()
-    }
-
-    fn send(&mut self, w: usize, work: Work, workers: &mut Workers<'_>, out: &mut dyn OutputSink) {
-        match workers {
-            Workers::Inline(host) => {
-                let mut work = work;
-                let mark = host.handle(&mut work);
-                let chunk = host.take_output(self.merger.spare());
-                self.merger.push(0, chunk, mark);
-                self.merger.release(out);
-                if let Work::Batch(b) = work {
-                    self.spare_batch = Some(b);
-                }
-            }
-            Workers::Threads {
-                senders, outputs, ..
-            } => {
-                // A worker that is gone (it panicked) is found when it is joined.
-                let _ = senders[w].send(work);
-                while let Ok((w, chunk, mark)) = outputs.try_recv() {
-                    self.merger.push(w, chunk, mark);
-                }
-                self.merger.release(out);
+            b.push(frame, arrival);
+            if b.len() >= MESSAGE_FRAMES {
+                r.queue(None, false);
             }
         }
     }
 
-    fn flush(&mut self, w: usize, workers: &mut Workers<'_>, out: &mut dyn OutputSink) {
-        if let Some(b) = self.open[w].take() {
+    /// Runs the local worker on its open batch.
+    fn flush_local(&mut self, workers: &mut Workers<'_>, out: &mut dyn OutputSink) {
+        if let Some(b) = workers.open.take() {
             if b.is_empty() {
-                self.open[w] = Some(b);
+                workers.open = Some(b);
             } else {
-                self.send(w, Work::Batch(b), workers, out);
+                self.run_local(Work::Batch(b), workers, out);
             }
         }
     }
 
-    /// Sends every open batch, then `make(w)` to every worker.
+    /// Handles `work` on the local worker and passes its output on.
+    fn run_local(&mut self, mut work: Work, workers: &mut Workers<'_>, out: &mut dyn OutputSink) {
+        let mark = workers.local.handle(&mut work);
+        let chunk = workers.local.take_output(self.merger.spare());
+        self.merger.push(0, chunk, mark);
+        if let Work::Batch(b) = work {
+            workers.open = Some(b);
+        }
+        self.collect(workers);
+        self.merger.release(out);
+    }
+
+    /// Takes the output the worker threads have sent.
+    fn collect(&mut self, workers: &mut Workers<'_>) {
+        if let Some(outputs) = &workers.outputs {
+            while let Ok((w, chunk, mark)) = outputs.try_recv() {
+                self.merger.push(w, chunk, mark);
+            }
+        }
+    }
+
+    /// Sends every open batch, then `make()` to every worker; `now` sends the messages
+    /// without waiting for them to fill.
     fn broadcast(
         &mut self,
         workers: &mut Workers<'_>,
         out: &mut dyn OutputSink,
+        now: bool,
         make: impl Fn() -> Work,
     ) {
-        for w in 0..self.open.len() {
-            self.flush(w, workers, out);
+        self.flush_local(workers, out);
+        self.run_local(make(), workers, out);
+        for r in &mut workers.remote {
+            r.queue(Some(make()), now);
         }
-        for w in 0..self.open.len() {
-            self.send(w, make(), workers, out);
-        }
+        self.collect(workers);
+        self.merger.release(out);
     }
 
     /// A packet dropped before any worker: counted, and reported as an EVE `drop`.
@@ -315,15 +426,12 @@ pub fn run(
     };
     let out: &mut dyn OutputSink = &mut counting;
     let mut d = Dispatch {
-        open: (0..workers_n).map(|_| None).collect(),
         batch_size: config.limits.batch_size.clamp(1, crate::MAX_BATCH),
         merger: Merger::new(workers_n + 1),
         own: workers_n,
         counters: DatapathCounters::default(),
         rx: Vec::new(),
         eve: setup.eve,
-        allocated: vec![0; workers_n],
-        spare_batch: None,
     };
     let first_names = names.clone();
     let make_host = |w: usize| {
@@ -332,6 +440,7 @@ pub fn run(
             setup.keep_frames,
             setup.eve,
             first_names.clone(),
+            config.limits.batch_size,
         )
     };
 
@@ -353,45 +462,43 @@ pub fn run(
     let mut bytes_reported = 0u64;
 
     let hosts: Vec<Host> = std::thread::scope(|scope| {
-        let mut workers = if workers_n == 1 {
-            Workers::Inline(Box::new(make_host(0)))
-        } else {
+        let mut workers = Workers {
+            local: Box::new(make_host(0)),
+            open: None,
+            remote: Vec::new(),
+            outputs: None,
+            handles: Vec::new(),
+        };
+        if workers_n > 1 {
             let (out_tx, out_rx) = mpsc::channel();
-            let mut senders = Vec::new();
-            let mut batches = Vec::new();
-            let mut handles = Vec::new();
-            for w in 0..workers_n {
-                let (tx, rx) = mpsc::sync_channel::<Work>(QUEUE);
-                let (back_tx, back_rx) = mpsc::channel::<Box<Batch>>();
+            for w in 1..workers_n {
+                let (tx, rx) = mpsc::sync_channel::<Vec<Work>>(QUEUE);
+                let (back_tx, back_rx) = mpsc::channel::<Vec<Work>>();
                 let out_tx = out_tx.clone();
                 let mut host = make_host(w);
-                handles.push(scope.spawn(move || {
-                    while let Ok(mut work) = rx.recv() {
-                        let finish = matches!(work, Work::Finish { .. });
-                        let mark = host.handle(&mut work);
+                workers.handles.push(scope.spawn(move || {
+                    while let Ok(mut message) = rx.recv() {
+                        let mut finish = false;
+                        let mut mark = 0;
+                        for work in message.iter_mut() {
+                            finish |= matches!(work, Work::Finish { .. });
+                            mark = mark.max(host.handle(work));
+                        }
                         let chunk = host.take_output(Chunk::new());
                         if out_tx.send((w, chunk, mark)).is_err() {
                             break;
                         }
-                        if let Work::Batch(b) = work {
-                            let _ = back_tx.send(b);
-                        }
+                        let _ = back_tx.send(message);
                         if finish {
                             break;
                         }
                     }
                     host
                 }));
-                senders.push(tx);
-                batches.push(back_rx);
+                workers.remote.push(Remote::new(tx, back_rx));
             }
-            Workers::Threads {
-                senders,
-                batches,
-                outputs: out_rx,
-                handles,
-            }
-        };
+            workers.outputs = Some(out_rx);
+        }
 
         let mut since_tick = 0u64;
         loop {
@@ -410,7 +517,7 @@ pub fn run(
             let position = Arrival::position_of(rx.number, 0);
             if next_tick_time.is_none_or(|t| time >= t) || since_tick >= TICK_PACKETS {
                 if next_tick_time.is_some() {
-                    d.broadcast(&mut workers, out, || Work::Tick {
+                    d.broadcast(&mut workers, out, true, || Work::Tick {
                         pos: position,
                         time_ns: time,
                     });
@@ -456,7 +563,7 @@ pub fn run(
                     }
                 }
                 let shared: Arc<[SwitchChange]> = changes.drain(..).collect();
-                d.broadcast(&mut workers, out, || Work::Changes {
+                d.broadcast(&mut workers, out, false, || Work::Changes {
                     pos: position,
                     changes: Arc::clone(&shared),
                 });
@@ -487,7 +594,7 @@ pub fn run(
                 number: rx.number,
                 position,
             };
-            push(&mut d, w, frame, arrival, &mut workers, out);
+            push(&mut d, w, frame, arrival, &names, &mut workers, out);
             for (k, h) in released.drain(..).enumerate() {
                 let arrival = Arrival {
                     in_port: h.port,
@@ -495,7 +602,7 @@ pub fn run(
                     number: h.number,
                     position: Arrival::position_of(rx.number, (k + 1).min(0xffff) as u16),
                 };
-                push(&mut d, w, &h.frame, arrival, &mut workers, out);
+                push(&mut d, w, &h.frame, arrival, &names, &mut workers, out);
             }
             let read = source.bytes_read();
             if read.saturating_sub(bytes_reported) >= 1 << 20 {
@@ -515,29 +622,30 @@ pub fn run(
             d.drop_here(at, &h.frame, DropReason::DefragTimeout, &names, out);
         }
         d.merger.advance(d.own, u64::MAX);
-        d.broadcast(&mut workers, out, || Work::Finish { time_ns: last_time });
-        match workers {
-            Workers::Inline(host) => vec![*host],
-            Workers::Threads {
-                senders,
-                outputs,
-                handles,
-                ..
-            } => {
-                drop(senders);
-                let mut hosts = Vec::new();
-                for h in handles {
-                    match h.join() {
-                        Ok(host) => hosts.push(host),
-                        Err(p) => std::panic::resume_unwind(p),
-                    }
-                }
-                while let Ok((w, chunk, mark)) = outputs.try_recv() {
-                    d.merger.push(w, chunk, mark);
-                }
-                hosts
+        d.broadcast(&mut workers, out, true, || Work::Finish {
+            time_ns: last_time,
+        });
+        let Workers {
+            local,
+            remote,
+            outputs,
+            handles,
+            ..
+        } = workers;
+        drop(remote);
+        let mut hosts = vec![*local];
+        for h in handles {
+            match h.join() {
+                Ok(host) => hosts.push(host),
+                Err(p) => std::panic::resume_unwind(p),
             }
         }
+        if let Some(outputs) = outputs {
+            while let Ok((w, chunk, mark)) = outputs.try_recv() {
+                d.merger.push(w, chunk, mark);
+            }
+        }
+        hosts
     });
     d.merger.finish(out);
     progress(source.bytes_read());
@@ -603,35 +711,28 @@ pub fn run(
     }
 }
 
-/// Appends a frame to worker `w`'s open batch, sending the batch when it is full.
+/// Appends a frame for worker `w`; one too large for a packet buffer is dropped.
 fn push(
     d: &mut Dispatch,
     w: usize,
     frame: &[u8],
     arrival: Arrival,
+    names: &[String],
     workers: &mut Workers<'_>,
     out: &mut dyn OutputSink,
 ) {
-    let batch_size = d.batch_size;
-    let pushed = match d.batch_for(w, workers) {
-        Some(b) => b.push_at(frame, arrival, OffloadMeta::default()),
-        None => return,
-    };
-    if !pushed {
-        // Larger than a packet buffer: not a frame any port could carry.
-        d.flush(w, workers, out);
+    if !Batch::fits(frame.len()) {
+        // Not a frame any port could carry.
         let at = Here {
             position: arrival.position,
             port: Some(arrival.in_port),
             time_ns: arrival.time_ns,
         };
-        d.drop_here(at, frame, DropReason::Malformed, &[], out);
+        d.drop_here(at, frame, DropReason::Malformed, names, out);
         if let Some(p) = d.rx.get_mut(usize::from(arrival.in_port)) {
             *p = p.saturating_sub(1);
         }
         return;
     }
-    if d.open[w].as_ref().is_some_and(|b| b.len() >= batch_size) {
-        d.flush(w, workers, out);
-    }
+    d.push(w, frame, arrival, workers, out);
 }
