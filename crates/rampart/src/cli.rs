@@ -11,6 +11,7 @@ use crate::bench::BenchArgs;
 use crate::completions::CompletionsArgs;
 use crate::decode::DecodeArgs;
 use crate::replay::ReplayArgs;
+use crate::run::RunArgs;
 
 /// Rampart: inline security datapath, inspection and access control for VM and container hosts.
 #[derive(Debug, Parser)]
@@ -50,6 +51,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print a shell completion script to standard output.
     Completions(CompletionsArgs),
+    /// Run a command (and its children) under a container policy: through the preload shim,
+    /// or the seccomp supervisor with --seccomp.
+    Run(RunArgs),
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! - [`pages`]: the control page (current generation, fallback mode) and the counters page
 //!   (events written and dropped, policy loads) that both sides map;
 //! - [`record`]: the event record the shim writes to the probe's FIFO, one `write` each;
-//! - [`glob`] and [`path`]: pattern matching and lexical path normalisation.
+//! - [`glob`] and [`path`]: pattern matching and lexical path normalisation;
+//! - [`sockaddr`]: decoding a `connect` address.
 //!
 //! Everything the shim calls from a hook ([`image::PolicyImage`]'s lookups, [`glob::matches`],
 //! [`path::normalise_into`], [`record::RecordWriter`]) must never allocate, block, lock or
@@ -37,6 +38,7 @@ pub mod image;
 pub mod pages;
 pub mod path;
 pub mod record;
+pub mod sockaddr;
 
 /// What the shim does with a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
