@@ -7,6 +7,8 @@
 //! - [`shimdir`]: the directory the shim reads (library, image, control and counters pages,
 //!   event FIFO), and live policy changes;
 //! - [`pipe`] and [`eve`]: reading the FIFO and writing EVE lines;
+//! - [`discovery`], [`inject`] and [`probe`]: finding containers, putting the shim in and
+//!   taking it out, and the probe's loop;
 //! - [`elf`]: whether a program can be hooked at all;
 //! - [`run`]: `rampart run` through the shim;
 //! - [`supervisor`] and [`seccomp`]: `rampart run --seccomp`.
@@ -27,10 +29,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod discovery;
 pub mod elf;
 pub mod eve;
+pub mod inject;
 pub mod pipe;
 pub mod policy;
+pub mod probe;
 pub mod run;
 pub mod seccomp;
 pub mod shimdir;

@@ -14,10 +14,12 @@
 //! shim in every process maps the new image on its next hooked call. Concurrent changes are
 //! serialised by an `flock` on the control page.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use shim_abi::Fallback;
 use shim_abi::image::PolicyImage;
@@ -49,23 +51,35 @@ pub enum ShimDirError {
     Compile(#[from] shim_abi::build::BuildError),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ShimDirError + '_ {
-    move |source| ShimDirError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ShimDirError + use<> {
+    let path = path.to_path_buf();
+    move |source| ShimDirError::Io { path, source }
 }
 
 /// A shim directory on the host (for a container: `<rootfs>/.rampart`).
+///
+/// Inside a container every operation goes through a descriptor of the directory, opened
+/// without following symbolic links, and names only files directly in it, opened with
+/// `O_NOFOLLOW`: a container's root may hold links that, read from the host, point at the
+/// host's own files, and the probe must never write (or read) through them.
 #[derive(Debug, Clone)]
 pub struct ShimDir {
+    /// Where operations go: the directory, or `/proc/self/fd/N` of its descriptor.
     path: PathBuf,
+    /// How messages name it.
+    shown: PathBuf,
+    /// Keeps `/proc/self/fd/N` valid.
+    _fd: Option<Arc<OwnedFd>>,
 }
 
+/// The name of the shim directory in a container's root, and the line in its
+/// `/etc/ld.so.preload`.
+pub const CONTAINER_DIR: &str = ".rampart";
+
 impl ShimDir {
-    /// Creates (or refreshes) the directory: the library copied in, a control page, zeroed
-    /// counters, the FIFO, and the policy as generation 1 (or the next one, if a control page
-    /// is already there).
+    /// Creates (or refreshes) the directory at a host path Rampart owns (`rampart run`): the
+    /// library copied in, a control page, zeroed counters, the FIFO, and the policy as
+    /// generation 1 (or the next one, if a control page is already there).
     pub fn create(
         path: &Path,
         library: &Path,
@@ -73,45 +87,127 @@ impl ShimDir {
         source: &str,
     ) -> Result<(ShimDir, u64), ShimDirError> {
         fs::create_dir_all(path).map_err(io_err(path))?;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(io_err(path))?;
-        let dir = ShimDir {
-            path: path.to_path_buf(),
-        };
-        let lib = dir.file(LIBRARY);
-        write_atomically(&lib, &fs::read(library).map_err(io_err(library))?, 0o755)?;
-        let control = dir.file("control");
-        if dir.control_generation().is_err() {
-            write_atomically(&control, &Control::initial_bytes(policy.fallback, 0), 0o644)?;
+        let fd = open_dir(path).map_err(io_err(path))?;
+        ShimDir::create_at(fd, path, library, policy, source)
+    }
+
+    /// Creates (or refreshes) `.rampart` in a container's root (a rootfs directory, or
+    /// `/proc/PID/root`), refusing a `.rampart` that is not a plain directory.
+    pub fn create_in_root(
+        root: &Path,
+        library: &Path,
+        policy: &Policy,
+        source: &str,
+    ) -> Result<(ShimDir, u64), ShimDirError> {
+        let shown = root.join(CONTAINER_DIR);
+        let root_fd = open_dir(root).map_err(io_err(root))?;
+        let inside = fd_path(&root_fd).join(CONTAINER_DIR);
+        match fs::create_dir(&inside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_err(&shown)(e)),
         }
-        let counters = dir.file("counters");
-        if !counters.exists() {
-            write_atomically(&counters, &Counters::initial_bytes(), 0o666)?;
+        let fd = open_dir(&inside).map_err(io_err(&shown))?;
+        ShimDir::create_at(fd, &shown, library, policy, source)
+    }
+
+    fn create_at(
+        fd: OwnedFd,
+        shown: &Path,
+        library: &Path,
+        policy: &Policy,
+        source: &str,
+    ) -> Result<(ShimDir, u64), ShimDirError> {
+        let dir_file = File::from(fd.try_clone().map_err(io_err(shown))?);
+        dir_file
+            .set_permissions(fs::Permissions::from_mode(0o755))
+            .map_err(io_err(shown))?;
+        let dir = ShimDir {
+            path: fd_path(&fd),
+            shown: shown.to_path_buf(),
+            _fd: Some(Arc::new(fd)),
+        };
+        let lib = fs::read(library).map_err(io_err(library))?;
+        dir.write(LIBRARY, &lib, 0o755)?;
+        if dir.control_generation().is_err() {
+            dir.write(
+                "control",
+                &Control::initial_bytes(policy.fallback, 0),
+                0o644,
+            )?;
+        }
+        if dir
+            .read("counters")
+            .ok()
+            .and_then(|b| Counters::from_bytes(&b))
+            .is_none()
+        {
+            dir.write("counters", &Counters::initial_bytes(), 0o666)?;
         }
         let events = dir.file("events");
         match fs::symlink_metadata(&events) {
             Ok(m) if std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()) => {}
             Ok(_) => {
-                fs::remove_file(&events).map_err(io_err(&events))?;
-                sys::mkfifo(&events, 0o622).map_err(io_err(&events))?;
+                fs::remove_file(&events).map_err(dir.err("events"))?;
+                sys::mkfifo(&events, 0o622).map_err(dir.err("events"))?;
             }
-            Err(_) => sys::mkfifo(&events, 0o622).map_err(io_err(&events))?,
+            Err(_) => sys::mkfifo(&events, 0o622).map_err(dir.err("events"))?,
         }
         let generation = dir.set_policy(policy, source)?;
         Ok((dir, generation))
     }
 
-    /// An existing shim directory.
+    /// An existing shim directory at a host path Rampart owns.
     pub fn open(path: &Path) -> Result<ShimDir, ShimDirError> {
+        let fd = open_dir(path).map_err(io_err(path))?;
+        ShimDir::open_at(fd, path)
+    }
+
+    /// The existing `.rampart` of a container's root.
+    pub fn open_in_root(root: &Path) -> Result<ShimDir, ShimDirError> {
+        let shown = root.join(CONTAINER_DIR);
+        let root_fd = open_dir(root).map_err(io_err(root))?;
+        let fd = open_dir(&fd_path(&root_fd).join(CONTAINER_DIR)).map_err(io_err(&shown))?;
+        ShimDir::open_at(fd, &shown)
+    }
+
+    fn open_at(fd: OwnedFd, shown: &Path) -> Result<ShimDir, ShimDirError> {
         let dir = ShimDir {
-            path: path.to_path_buf(),
+            path: fd_path(&fd),
+            shown: shown.to_path_buf(),
+            _fd: Some(Arc::new(fd)),
         };
         dir.control_generation()?;
         Ok(dir)
     }
 
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
+    fn err(&self, name: &str) -> impl FnOnce(io::Error) -> ShimDirError + use<> {
+        let path = self.shown.join(name);
+        move |source| ShimDirError::Io { path, source }
+    }
+
+    /// Reads a file of the directory (not through a symbolic link).
+    pub fn read(&self, name: &str) -> Result<Vec<u8>, ShimDirError> {
+        read_nofollow(&self.file(name)).map_err(self.err(name))
+    }
+
+    /// Replaces a file of the directory atomically.
+    pub fn write(&self, name: &str, bytes: &[u8], mode: u32) -> Result<(), ShimDirError> {
+        write_atomically(&self.file(name), bytes, mode).map_err(self.err(name))
+    }
+
+    /// Removes a file of the directory if it is there.
+    pub fn remove(&self, name: &str) -> Result<(), ShimDirError> {
+        match fs::remove_file(self.file(name)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err(name)(e)),
+        }
+    }
+
+    /// How the directory is named in messages.
+    pub fn shown(&self) -> &Path {
+        &self.shown
     }
 
     /// A file in the directory.
@@ -119,9 +215,9 @@ impl ShimDir {
         self.path.join(name)
     }
 
-    /// The library as processes load it.
+    /// The library as processes on the host load it (under `rampart run`).
     pub fn library(&self) -> PathBuf {
-        self.file(LIBRARY)
+        self.shown.join(LIBRARY)
     }
 
     /// The event FIFO.
@@ -131,30 +227,27 @@ impl ShimDir {
 
     /// The generation in the control page.
     pub fn control_generation(&self) -> Result<u64, ShimDirError> {
-        let path = self.file("control");
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
-        let page =
-            control_words(&bytes).ok_or_else(|| ShimDirError::NotShimDir(self.path.clone()))?;
-        Ok(page)
+        let bytes = self.read("control")?;
+        control_words(&bytes).ok_or_else(|| ShimDirError::NotShimDir(self.shown.clone()))
     }
 
     /// Compiles `policy`, puts it in place as the next generation, and publishes it; returns
     /// the new generation.
     pub fn set_policy(&self, policy: &Policy, source: &str) -> Result<u64, ShimDirError> {
-        let control_path = self.file("control");
         let control_file = OpenOptions::new()
             .read(true)
             .write(true)
-            .open(&control_path)
-            .map_err(io_err(&control_path))?;
-        sys::lock_exclusive(&control_file).map_err(io_err(&control_path))?;
-        let page = SharedPage::map(&control_file).map_err(io_err(&control_path))?;
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(self.file("control"))
+            .map_err(self.err("control"))?;
+        sys::lock_exclusive(&control_file).map_err(self.err("control"))?;
+        let page = SharedPage::map(&control_file).map_err(self.err("control"))?;
         let control = Control::new_checked(page.words())
-            .ok_or_else(|| ShimDirError::NotShimDir(self.path.clone()))?;
+            .ok_or_else(|| ShimDirError::NotShimDir(self.shown.clone()))?;
         let generation = control.generation() + 1;
         let image = policy.compile(generation)?;
-        write_atomically(&self.file("policy"), &image, 0o644)?;
-        write_atomically(&self.file("policy.toml"), source.as_bytes(), 0o644)?;
+        self.write("policy", &image, 0o644)?;
+        self.write("policy.toml", source.as_bytes(), 0o644)?;
         control.set_fallback(policy.fallback);
         control.set_generation(generation);
         Ok(generation)
@@ -162,35 +255,32 @@ impl ShimDir {
 
     /// The fallback in the control page.
     pub fn fallback(&self) -> Result<Fallback, ShimDirError> {
-        let path = self.file("control");
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
-        control_words(&bytes).ok_or_else(|| ShimDirError::NotShimDir(self.path.clone()))?;
+        let bytes = self.read("control")?;
+        control_words(&bytes).ok_or_else(|| ShimDirError::NotShimDir(self.shown.clone()))?;
         // The fallback byte sits above the version in word 1.
         Ok(Fallback::from_u8(bytes[12]).unwrap_or(Fallback::Allow))
     }
 
     /// The current policy image's bytes.
     pub fn image(&self) -> Result<Vec<u8>, ShimDirError> {
-        let path = self.file("policy");
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
-        PolicyImage::new_checked(&bytes).map_err(|e| ShimDirError::Io {
-            path: path.clone(),
-            source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+        let bytes = self.read("policy")?;
+        PolicyImage::new_checked(&bytes).map_err(|e| {
+            self.err("policy")(io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
         })?;
         Ok(bytes)
     }
 
     /// The policy source the current image was compiled from.
     pub fn source(&self) -> Result<String, ShimDirError> {
-        let path = self.file("policy.toml");
-        fs::read_to_string(&path).map_err(io_err(&path))
+        let bytes = self.read("policy.toml")?;
+        String::from_utf8(bytes)
+            .map_err(|e| self.err("policy.toml")(io::Error::new(io::ErrorKind::InvalidData, e)))
     }
 
     /// The counters, by name.
     pub fn counters(&self) -> Result<Vec<(Counter, u64)>, ShimDirError> {
-        let path = self.file("counters");
-        let bytes = fs::read(&path).map_err(io_err(&path))?;
-        Counters::from_bytes(&bytes).ok_or_else(|| ShimDirError::NotShimDir(self.path.clone()))
+        let bytes = self.read("counters")?;
+        Counters::from_bytes(&bytes).ok_or_else(|| ShimDirError::NotShimDir(self.shown.clone()))
     }
 
     /// One counter.
@@ -213,19 +303,21 @@ fn control_words(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(w))
 }
 
-/// Writes `bytes` to a temporary file beside `path`, sets its mode, syncs it, and renames it
-/// over `path`: a reader sees the old file or the new one, never a part.
-pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ShimDirError> {
+/// Writes `bytes` to a new temporary file beside `path` (never through a symbolic link),
+/// sets its mode, syncs it, and renames it over `path`: a reader sees the old file or the new
+/// one, never a part, and a link at `path` is replaced, not followed.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
@@ -235,7 +327,32 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Shim
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result.map_err(io_err(path))
+    result
+}
+
+/// Reads a file, refusing a symbolic link in its last component.
+pub fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut f, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Opens a directory (not a symbolic link to one) for use as `/proc/self/fd/N`.
+pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(path)?;
+    Ok(OwnedFd::from(f))
+}
+
+/// `/proc/self/fd/N` of a descriptor.
+pub fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
 #[cfg(test)]

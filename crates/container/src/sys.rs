@@ -19,14 +19,26 @@ fn cpath(path: &Path) -> io::Result<CString> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path holds a NUL byte"))
 }
 
-/// `mkfifo(path, mode)` (the mode is then set exactly, whatever the umask).
+/// `mkfifo(path, mode)`, then the mode set exactly (whatever the umask) through a descriptor
+/// of the FIFO itself, never through a symbolic link that replaced it meanwhile.
 pub fn mkfifo(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
     let c = cpath(path)?;
     // SAFETY: c is a valid C string for the call.
     if unsafe { libc::mkfifo(c.as_ptr(), mode) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)?;
+    if !fifo.metadata()?.file_type().is_fifo() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "replaced while being made",
+        ));
+    }
+    fifo.set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
 /// Takes an exclusive `flock` on `file`, waiting for it; released when the file is closed.
@@ -180,4 +192,25 @@ pub fn openat_in_root(dirfd: RawFd, path: &[u8], flags: i32) -> io::Result<std::
         }
         Ok(std::os::fd::OwnedFd::from_raw_fd(fd as RawFd))
     }
+}
+
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn note_stop(_signal: libc::c_int) {
+    STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// From now on `SIGTERM` and `SIGINT` set a flag ([`stop_requested`]) instead of killing the
+/// process, so a long-running loop can finish its work and exit.
+pub fn catch_termination() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, note_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, note_stop as *const () as libc::sighandler_t);
+    }
+}
+
+/// True once `SIGTERM` or `SIGINT` arrived after [`catch_termination`].
+pub fn stop_requested() -> bool {
+    STOP.load(std::sync::atomic::Ordering::Relaxed)
 }

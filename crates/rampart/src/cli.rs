@@ -10,6 +10,7 @@ use clap::{ArgAction, Parser, Subcommand};
 use crate::bench::BenchArgs;
 use crate::completions::CompletionsArgs;
 use crate::decode::DecodeArgs;
+use crate::probe::ProbeArgs;
 use crate::replay::ReplayArgs;
 use crate::run::RunArgs;
 
@@ -54,6 +55,9 @@ pub enum Command {
     /// Run a command (and its children) under a container policy: through the preload shim,
     /// or the seccomp supervisor with --seccomp.
     Run(RunArgs),
+    /// The container probe: find containers, inject the shim, change policies live, forward
+    /// events.
+    Probe(ProbeArgs),
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod bench;
 mod cli;
 mod completions;
 mod decode;
+mod probe;
 mod replay;
 mod run;
 
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Run(args) => run::run(args),
+        Command::Probe(args) => probe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

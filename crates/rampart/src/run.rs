@@ -102,10 +102,26 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     std::process::exit(exit_code(&outcome));
 }
 
+/// Logs the counters, and says on standard error when events were lost.
 fn report(outcome: &RunOutcome) {
+    use shim_abi::pages::Counter;
     tracing::info!(events = outcome.events, status = %outcome.status, "command finished");
     for (counter, value) in &outcome.counters {
         tracing::debug!("{} = {value}", counter.name());
+    }
+    let dropped: u64 = outcome
+        .counters
+        .iter()
+        .filter(|(c, _)| {
+            matches!(
+                c,
+                Counter::DroppedNoReader | Counter::DroppedFull | Counter::DroppedError
+            )
+        })
+        .map(|(_, v)| v)
+        .sum();
+    if dropped > 0 {
+        eprintln!("rampart: warning: {dropped} events dropped (the event pipe was full or gone)");
     }
 }
 
