@@ -213,6 +213,19 @@ pub struct WatchOptions<W: Write> {
     pub eve: EveSink<W>,
     /// One round (discover, inject, read) and out.
     pub once: bool,
+    /// Only these containers (name, id or id prefix, root directory); empty: all.
+    pub only: Vec<String>,
+}
+
+/// True if `c` is one of `wanted` (by name, id, id prefix of 4 or more, or root directory).
+pub fn is_one_of(c: &Container, wanted: &[String]) -> bool {
+    wanted.is_empty()
+        || wanted.iter().any(|w| {
+            c.name == *w
+                || c.id == *w
+                || (w.len() >= 4 && c.id.starts_with(w.as_str()))
+                || c.root == Path::new(w)
+        })
 }
 
 /// What a `watch` did.
@@ -270,10 +283,12 @@ pub fn watch<W: Write>(mut opts: WatchOptions<W>) -> Result<WatchStats, ProbeErr
     let host = opts.config.host.clone();
     loop {
         let round = Instant::now();
-        let containers = discovery::discover(&opts.paths).map_err(|source| ProbeError::Scan {
-            path: opts.paths.proc.clone(),
-            source,
-        })?;
+        let mut containers =
+            discovery::discover(&opts.paths).map_err(|source| ProbeError::Scan {
+                path: opts.paths.proc.clone(),
+                source,
+            })?;
+        containers.retain(|c| is_one_of(c, &opts.only));
         for c in &containers {
             if attached.contains_key(&c.id) {
                 continue;

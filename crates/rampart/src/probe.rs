@@ -74,6 +74,9 @@ pub struct WatchArgs {
     /// One round (discover, inject, read what is there) and exit.
     #[arg(long)]
     pub once: bool,
+    /// Only this container (name, id, id prefix or root directory); repeat for more.
+    #[arg(long, value_name = "CONTAINER")]
+    pub container: Vec<String>,
 }
 
 /// A container argument.
@@ -229,6 +232,7 @@ fn watch(a: &WatchArgs, paths: HostPaths) -> anyhow::Result<()> {
         paths,
         eve: EveSink::new(out),
         once: a.once,
+        only: a.container.clone(),
     })?;
     tracing::info!(?stats, "probe stopped");
     Ok(())

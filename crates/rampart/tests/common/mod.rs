@@ -167,7 +167,7 @@ impl Drop for Running {
 
 /// A minimal container root: `sh`, `cat`, `sleep` and `env` (dynamically linked, with the
 /// libraries they and the shim need), a static `busybox`, `/etc/hostname`, `/etc/shadow` and
-/// `/etc/secret`, `/proc` and `/tmp`.
+/// `/etc/secret`, `/dev/null`, `/proc` and `/tmp`.
 pub struct Rootfs {
     _dir: tempfile::TempDir,
     pub root: PathBuf,
@@ -177,8 +177,30 @@ impl Rootfs {
     pub fn new() -> Rootfs {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("rootfs");
-        for d in ["bin", "etc", "proc", "tmp", "lib64", "lib/x86_64-linux-gnu"] {
+        for d in [
+            "bin",
+            "dev",
+            "etc",
+            "proc",
+            "tmp",
+            "lib64",
+            "lib/x86_64-linux-gnu",
+        ] {
             std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        // /dev/null for the shell's redirections (mknod needs root, as the container does).
+        if is_root() {
+            let null = root.join("dev/null");
+            assert!(
+                output(
+                    Command::new("mknod")
+                        .args(["-m", "666"])
+                        .arg(&null)
+                        .args(["c", "1", "3"])
+                )
+                .status
+                .success()
+            );
         }
         let bins = ["/bin/sh", "/bin/cat", "/bin/sleep", "/usr/bin/env"];
         for b in bins.iter().chain(&["/bin/busybox"]) {
@@ -188,7 +210,10 @@ impl Rootfs {
         let mut ldd = Command::new("ldd");
         ldd.args(bins).arg(shim());
         let libs = text(&output(&mut ldd).stdout);
-        for lib in libs.split_whitespace().filter(|w| w.starts_with('/')) {
+        for lib in libs
+            .split_whitespace()
+            .filter(|w| w.starts_with('/') && !w.ends_with(':'))
+        {
             let name = Path::new(lib).file_name().unwrap();
             let to = if name.to_string_lossy().starts_with("ld-linux") {
                 root.join("lib64").join(name)
@@ -230,6 +255,27 @@ impl Rootfs {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null()),
         )
+    }
+
+    /// Runs `/bin/sh -c SCRIPT` as a container to completion (at most 20 s); returns its
+    /// standard output and error together.
+    pub fn run(&self, script: &str) -> String {
+        let o = output(
+            Command::new("timeout")
+                .args([
+                    "20",
+                    "unshare",
+                    "--mount",
+                    "--pid",
+                    "--fork",
+                    "--kill-child",
+                    "--mount-proc=/proc",
+                ])
+                .arg(format!("--root={}", self.path()))
+                .args(["/bin/sh", "-c", &format!("exec 2>&1; {script}")])
+                .stdin(Stdio::null()),
+        );
+        text(&o.stdout)
     }
 
     /// A file of the container, read from the host.
