@@ -114,23 +114,42 @@ mod tests {
         assert_eq!(file_linkage(&exe).unwrap(), Linkage::Dynamic);
     }
 
+    /// Every program in /bin, held to what the loader's own `ldd` says about it.
     #[test]
-    fn a_static_binary_if_there_is_one() {
-        let busybox = Path::new("/bin/busybox");
-        match file_linkage(busybox) {
-            Ok(l) => {
-                let out = std::process::Command::new("file").arg(busybox).output();
-                let says_static = out.is_ok_and(|o| {
-                    String::from_utf8_lossy(&o.stdout).contains("statically linked")
-                });
-                if says_static {
-                    assert_eq!(l, Linkage::Static);
-                }
+    fn agrees_with_ldd_on_this_machine() {
+        let mut seen = (0, 0);
+        for entry in std::fs::read_dir("/bin").unwrap().flatten().take(150) {
+            let path = entry.path();
+            let Ok(ours) = file_linkage(&path) else {
+                continue;
+            };
+            if ours == Linkage::NotElf {
+                continue;
             }
-            Err(e) => {
-                println!("skipped: /bin/busybox: {e} (scripts/setup installs busybox-static)")
+            let ldd = std::process::Command::new("ldd")
+                .arg(&path)
+                .output()
+                .unwrap();
+            let says_static = String::from_utf8_lossy(&ldd.stdout)
+                .contains("not a dynamic executable")
+                || String::from_utf8_lossy(&ldd.stderr).contains("not a dynamic executable");
+            let expected = if says_static {
+                Linkage::Static
+            } else {
+                Linkage::Dynamic
+            };
+            assert_eq!(ours, expected, "{}", path.display());
+            if says_static {
+                seen.1 += 1
+            } else {
+                seen.0 += 1
             }
         }
+        assert!(seen.0 > 10, "no dynamic programs in /bin? {seen:?}");
+        println!(
+            "{} dynamic and {} static programs agree with ldd",
+            seen.0, seen.1
+        );
     }
 
     /// A minimal ELF64 little-endian header with `phnum` program headers of the given types.

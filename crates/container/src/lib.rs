@@ -11,7 +11,8 @@
 //!   taking it out, and the probe's loop;
 //! - [`elf`]: whether a program can be hooked at all;
 //! - [`run`]: `rampart run` through the shim;
-//! - [`supervisor`] and [`seccomp`]: `rampart run --seccomp`.
+//! - [`supervisor`] and [`seccomp`]: `rampart run --seccomp`;
+//! - [`bench`]: `rampart bench shim`.
 //!
 //! # Example
 //!
@@ -29,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod bench;
 pub mod discovery;
 pub mod elf;
 pub mod eve;

@@ -19,6 +19,8 @@
 //! }
 //! ```
 
+pub mod container;
+
 use std::io::Cursor;
 
 use capture::{
@@ -66,6 +68,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("capture_reader", capture_reader),
     ("capture_roundtrip", capture_roundtrip),
     ("flow_key", flow_key),
+    ("shim_image", container::shim_image),
+    ("shim_record", container::shim_record),
+    ("elf_linkage", container::elf_linkage),
+    ("policy_toml", container::policy_toml),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

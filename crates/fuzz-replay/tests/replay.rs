@@ -114,6 +114,10 @@ replay_tests!(
     capture_reader,
     capture_roundtrip,
     flow_key,
+    shim_image,
+    shim_record,
+    elf_linkage,
+    policy_toml,
 );
 
 #[test]
