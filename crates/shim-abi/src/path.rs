@@ -5,7 +5,9 @@
 //! This is the path *as written*. It equals the path the kernel resolves only when no segment
 //! is a symbolic link; the shim learns that from the kernel (`openat2` with
 //! `RESOLVE_NO_SYMLINKS`) and otherwise decides again on the resolved path. Never allocates:
-//! the hooks call it on every path a process opens.
+//! the hooks call it on every path a process opens, into a buffer they need not clear.
+
+use std::mem::MaybeUninit;
 
 /// Why a path could not be normalised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,50 +18,103 @@ pub enum NormaliseError {
     RelativeBase,
 }
 
-/// Writes the normalised absolute form of `path` into `out` and returns its length. A relative
+/// Writes the normalised absolute form of `path` into `out` and returns it. A relative
 /// `path` is taken relative to `base`, an absolute directory path (itself normalised or not).
 /// The result starts with `/`, has no trailing `/` (unless it is `/`), and no empty, `.` or
-/// `..` segment. An empty `path` gives `base`.
-pub fn normalise_into(base: &[u8], path: &[u8], out: &mut [u8]) -> Result<usize, NormaliseError> {
-    let mut len = 0usize;
+/// `..` segment. An empty `path` gives `base`. `out` need not be initialised: the hooks pass
+/// a stack buffer they do not pay to clear.
+pub fn normalise<'o>(
+    base: &[u8],
+    path: &[u8],
+    out: &'o mut [MaybeUninit<u8>],
+) -> Result<&'o [u8], NormaliseError> {
+    let mut w = Writer {
+        out,
+        len: 0,
+        high: 0,
+    };
     if path.first() != Some(&b'/') {
         if base.first() != Some(&b'/') {
             return Err(NormaliseError::RelativeBase);
         }
-        len = push_segments(base, out, len)?;
+        w.push_segments(base)?;
     }
-    len = push_segments(path, out, len)?;
-    if len == 0 {
-        *out.first_mut().ok_or(NormaliseError::TooLong)? = b'/';
-        len = 1;
+    w.push_segments(path)?;
+    if w.len == 0 {
+        w.out
+            .first_mut()
+            .ok_or(NormaliseError::TooLong)?
+            .write(b'/');
+        w.len = 1;
+        w.high = w.high.max(1);
     }
-    Ok(len)
+    Ok(w.into_written())
 }
 
-/// Appends the segments of `s` to the normalised path `out[..len]`.
-fn push_segments(s: &[u8], out: &mut [u8], mut len: usize) -> Result<usize, NormaliseError> {
-    for seg in s.split(|&b| b == b'/') {
-        match seg {
-            b"" | b"." => {}
-            b".." => {
-                // Back to the `/` before the last segment; at the root this is a no-op.
-                while len > 0 {
-                    len -= 1;
-                    if out[len] == b'/' {
-                        break;
+/// [`normalise`] into an initialised buffer; returns the length.
+pub fn normalise_into(base: &[u8], path: &[u8], out: &mut [u8]) -> Result<usize, NormaliseError> {
+    // SAFETY: MaybeUninit<u8> has u8's layout, and `normalise` only ever stores initialised
+    // bytes through the slice, so `out` stays initialised.
+    let out = unsafe { &mut *(out as *mut [u8] as *mut [MaybeUninit<u8>]) };
+    normalise(base, path, out).map(<[u8]>::len)
+}
+
+/// The output being written: `out[..len]` is the path so far; `out[..high]` (high >= len)
+/// has been written at some point, so it is initialised.
+struct Writer<'o> {
+    out: &'o mut [MaybeUninit<u8>],
+    len: usize,
+    high: usize,
+}
+
+impl<'o> Writer<'o> {
+    /// The byte at `i` (`/` past what was written, which never happens: `..` only reads back
+    /// below `len`).
+    fn at(&self, i: usize) -> u8 {
+        if i >= self.high {
+            return b'/';
+        }
+        // SAFETY: every index below `high` was written by `push_segments`.
+        unsafe { self.out[i].assume_init() }
+    }
+
+    /// Appends the segments of `s`.
+    fn push_segments(&mut self, s: &[u8]) -> Result<(), NormaliseError> {
+        for seg in s.split(|&b| b == b'/') {
+            match seg {
+                b"" | b"." => {}
+                b".." => {
+                    // Back to the `/` before the last segment; at the root this is a no-op.
+                    while self.len > 0 {
+                        self.len -= 1;
+                        if self.at(self.len) == b'/' {
+                            break;
+                        }
                     }
                 }
-            }
-            _ => {
-                let end = len + 1 + seg.len();
-                let dst = out.get_mut(len..end).ok_or(NormaliseError::TooLong)?;
-                dst[0] = b'/';
-                dst[1..].copy_from_slice(seg);
-                len = end;
+                _ => {
+                    let end = self.len + 1 + seg.len();
+                    let dst = self
+                        .out
+                        .get_mut(self.len..end)
+                        .ok_or(NormaliseError::TooLong)?;
+                    dst[0].write(b'/');
+                    for (d, &b) in dst[1..].iter_mut().zip(seg) {
+                        d.write(b);
+                    }
+                    self.len = end;
+                    self.high = self.high.max(end);
+                }
             }
         }
+        Ok(())
     }
-    Ok(len)
+
+    fn into_written(self) -> &'o [u8] {
+        // SAFETY: `out[..len]` is initialised (len <= high, see `at`), and MaybeUninit<u8>
+        // has u8's layout.
+        unsafe { std::slice::from_raw_parts(self.out.as_ptr().cast::<u8>(), self.len) }
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +183,18 @@ mod tests {
             let mut out = [0u8; 256];
             let n = normalise_into(base.as_bytes(), path.as_bytes(), &mut out).unwrap();
             prop_assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), reference(&base, &path));
+        }
+
+        #[test]
+        fn uninitialised_and_initialised_buffers_agree(
+            base in "(/[a-z.]{0,3}){0,4}",
+            path in "(/?[a-z.]{0,3}){0,5}",
+        ) {
+            let mut init = [0xffu8; 64];
+            let mut raw = [MaybeUninit::<u8>::uninit(); 64];
+            let a = normalise_into(base.as_bytes(), path.as_bytes(), &mut init).map(|n| init[..n].to_vec());
+            let b = normalise(base.as_bytes(), path.as_bytes(), &mut raw).map(<[u8]>::to_vec);
+            prop_assert_eq!(a, b);
         }
 
         #[test]

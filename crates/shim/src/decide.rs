@@ -22,10 +22,11 @@
 //!    descriptor, so the file decided on is the file opened.
 
 use std::ffi::CStr;
+use std::mem::MaybeUninit;
 
 use libc::c_int;
 use shim_abi::image::{ConnectTarget, FamilyClass, NO_RULE, PolicyImage, Uniform};
-use shim_abi::path::normalise_into;
+use shim_abi::path::normalise;
 use shim_abi::record::EventMode;
 use shim_abi::sockaddr::{self, SockAddr};
 use shim_abi::{Access, Fallback, Kind, Mode, Verdict};
@@ -205,27 +206,23 @@ fn fallback_of(shim: &Shim) -> Fallback {
         .map_or(Fallback::Allow, |c| c.fallback())
 }
 
+/// A buffer for a normalised path.
+type NormBuf = [MaybeUninit<u8>; NORM_CAP];
+/// A buffer for a path read back from the kernel.
+type KernelBuf = [MaybeUninit<u8>; KERNEL_PATH_CAP];
+
 /// The normalised absolute form of `path` relative to `dirfd` (or the current directory).
-fn written_path(dirfd: c_int, path: &[u8], out: &mut [u8; NORM_CAP]) -> Option<usize> {
+fn written_path<'o>(dirfd: c_int, path: &[u8], out: &'o mut [MaybeUninit<u8>]) -> Option<&'o [u8]> {
     if path.first() == Some(&b'/') {
-        return normalise_into(b"/", path, out).ok();
+        return normalise(b"/", path, out).ok();
     }
-    let mut base = [0u8; KERNEL_PATH_CAP];
-    let n = if dirfd == libc::AT_FDCWD {
+    let mut base: KernelBuf = sys::buffer();
+    let base = if dirfd == libc::AT_FDCWD {
         sys::getcwd(&mut base).ok()?
     } else {
         sys::fd_path(dirfd, &mut base).ok()?
     };
-    normalise_into(&base[..n], path, out).ok()
-}
-
-/// `/proc/self/fd/N` as a C string in `out`.
-fn proc_fd_name(fd: c_int, out: &mut [u8; 32]) -> &CStr {
-    let prefix = b"/proc/self/fd/";
-    out[..prefix.len()].copy_from_slice(prefix);
-    let n = prefix.len() + sys::write_decimal(fd as u32 as u64, &mut out[prefix.len()..31]);
-    out[n] = 0;
-    CStr::from_bytes_until_nul(&out[..]).unwrap_or(c"")
+    normalise(base, path, out).ok()
 }
 
 /// Opening `path` relative to `dirfd` with `flags`; `real` makes the caller's call.
@@ -237,9 +234,9 @@ pub fn open(dirfd: c_int, path: &CStr, flags: c_int, mode: u32, real: impl Fn() 
             if fb == Fallback::Allow || access == Access::NONE {
                 return real();
             }
-            let mut buf = [0u8; NORM_CAP];
-            let n = written_path(dirfd, path.to_bytes(), &mut buf).unwrap_or(0);
-            return match fallback(shim, fb, &Subject::file(access, &buf[..n])) {
+            let mut buf: NormBuf = sys::buffer();
+            let written = written_path(dirfd, path.to_bytes(), &mut buf).unwrap_or(&[]);
+            return match fallback(shim, fb, &Subject::file(access, written)) {
                 Some(e) => fail(e),
                 None => real(),
             };
@@ -250,17 +247,17 @@ pub fn open(dirfd: c_int, path: &CStr, flags: c_int, mode: u32, real: impl Fn() 
         return real();
     }
     let image = &guard.image;
-    let uniform = image.file_uniform(access);
-    let mut buf = [0u8; NORM_CAP];
-    if uniform == Uniform::Allow {
-        if image.mode() == Mode::Audit {
-            let n = written_path(dirfd, path.to_bytes(), &mut buf).unwrap_or(0);
-            audited_allow(shim, image, NO_RULE, &Subject::file(access, &buf[..n]));
+    let audit = image.mode() == Mode::Audit;
+    let mut buf: NormBuf = sys::buffer();
+    if image.file_uniform(access) == Uniform::Allow {
+        if audit {
+            let written = written_path(dirfd, path.to_bytes(), &mut buf).unwrap_or(&[]);
+            audited_allow(shim, image, NO_RULE, &Subject::file(access, written));
         }
         drop(guard);
         return real();
     }
-    let Some(n) = written_path(dirfd, path.to_bytes(), &mut buf) else {
+    let Some(written) = written_path(dirfd, path.to_bytes(), &mut buf) else {
         // The path cannot be placed (its directory is unreachable or it is too long).
         drop(guard);
         return match fallback(
@@ -272,7 +269,6 @@ pub fn open(dirfd: c_int, path: &CStr, flags: c_int, mode: u32, real: impl Fn() 
             None => real(),
         };
     };
-    let written = &buf[..n];
     let lexical = image.decide_file(written, access);
     if lexical.verdict == Verdict::Deny {
         let blocked = deny(
@@ -293,7 +289,7 @@ pub fn open(dirfd: c_int, path: &CStr, flags: c_int, mode: u32, real: impl Fn() 
     if shim.openat2.load(std::sync::atomic::Ordering::Relaxed) {
         match sys::openat_no_symlinks(dirfd, path, flags, mode) {
             Ok(fd) => {
-                if let Some(g) = state::policy(shim) {
+                if audit && let Some(g) = state::policy(shim) {
                     audited_allow(
                         shim,
                         &g.image,
@@ -333,15 +329,15 @@ fn open_resolving(
     written: &[u8],
     real: impl Fn() -> c_int,
 ) -> c_int {
-    let mut resolved = [0u8; KERNEL_PATH_CAP];
+    let mut resolved: KernelBuf = sys::buffer();
     let writes = access.intersects(Access(Access::WRITE.0 | Access::CREATE.0));
     if !writes {
         let fd = real();
         if fd < 0 {
             return fd;
         }
-        let n = sys::fd_path(fd, &mut resolved);
-        return match decide_resolved(shim, access, written, n.map(|n| &resolved[..n])) {
+        let target = sys::fd_path(fd, &mut resolved);
+        return match decide_resolved(shim, access, written, target) {
             Some(e) => {
                 sys::close(fd);
                 fail(e)
@@ -352,8 +348,8 @@ fn open_resolving(
     let nofollow = flags & libc::O_NOFOLLOW;
     match sys::openat(dirfd, path, libc::O_PATH | libc::O_CLOEXEC | nofollow, 0) {
         Ok(pfd) => {
-            let n = sys::fd_path(pfd, &mut resolved);
-            if let Some(e) = decide_resolved(shim, access, written, n.map(|n| &resolved[..n])) {
+            let target = sys::fd_path(pfd, &mut resolved);
+            if let Some(e) = decide_resolved(shim, access, written, target) {
                 sys::close(pfd);
                 return fail(e);
             }
@@ -367,7 +363,7 @@ fn open_resolving(
             let reopen_flags = flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW);
             let reopened = sys::openat(
                 libc::AT_FDCWD,
-                proc_fd_name(pfd, &mut name),
+                sys::proc_fd_name(pfd, &mut name),
                 reopen_flags,
                 mode,
             );
@@ -381,14 +377,9 @@ fn open_resolving(
             }
         }
         Err(libc::ENOENT) if flags & libc::O_CREAT != 0 => {
-            let mut target = [0u8; NORM_CAP];
-            let n = creation_target(dirfd, path.to_bytes(), &mut target);
-            match decide_resolved(
-                shim,
-                access,
-                written,
-                n.ok_or(libc::ENOENT).map(|n| &target[..n]),
-            ) {
+            let mut target: NormBuf = sys::buffer();
+            let target = creation_target(dirfd, path.to_bytes(), &mut target).ok_or(libc::ENOENT);
+            match decide_resolved(shim, access, written, target) {
                 Some(e) => fail(e),
                 None => real(),
             }
@@ -401,7 +392,11 @@ fn open_resolving(
 /// Where an `O_CREAT` open of a missing `path` would create the file: its parent directory,
 /// resolved, and its last name, or the target of a dangling symbolic link there (one level,
 /// joined lexically to the resolved parent).
-fn creation_target(dirfd: c_int, path: &[u8], out: &mut [u8; NORM_CAP]) -> Option<usize> {
+fn creation_target<'o>(
+    dirfd: c_int,
+    path: &[u8],
+    out: &'o mut [MaybeUninit<u8>],
+) -> Option<&'o [u8]> {
     let (parent, name) = match path.iter().rposition(|&b| b == b'/') {
         Some(0) => (&b"/"[..], &path[1..]),
         Some(i) => (&path[..i], &path[i + 1..]),
@@ -423,15 +418,14 @@ fn creation_target(dirfd: c_int, path: &[u8], out: &mut [u8; NORM_CAP]) -> Optio
         0,
     )
     .ok()?;
-    let mut base = [0u8; KERNEL_PATH_CAP];
-    let mut link = [0u8; KERNEL_PATH_CAP];
-    let base_len = sys::fd_path(pfd, &mut base);
-    let link_len = sys::readlinkat(pfd, name_c, &mut link);
+    let mut base: KernelBuf = sys::buffer();
+    let mut link: KernelBuf = sys::buffer();
+    let base = sys::fd_path(pfd, &mut base);
+    let link = sys::readlinkat(pfd, name_c, &mut link);
     sys::close(pfd);
-    let base = &base[..base_len.ok()?];
-    match link_len {
-        Ok(l) => normalise_into(base, &link[..l], out).ok(),
-        Err(_) => normalise_into(base, name, out).ok(),
+    match link {
+        Ok(l) => normalise(base.ok()?, l, out).ok(),
+        Err(_) => normalise(base.ok()?, name, out).ok(),
     }
 }
 
@@ -474,38 +468,28 @@ pub enum Program<'a> {
 
 /// Executing `program` with `argv0`: `Some(errno)` if the call must fail.
 pub fn exec(program: Program<'_>, argv0: &[u8]) -> Option<c_int> {
+    let mut written: NormBuf = sys::buffer();
+    let mut resolved: KernelBuf = sys::buffer();
     let (shim, guard) = match gate() {
-        Gate::Pass => return None,
-        Gate::Fallback(shim, Fallback::Allow) => {
-            let _ = shim;
-            return None;
-        }
+        Gate::Pass | Gate::Fallback(_, Fallback::Allow) => return None,
         Gate::Fallback(shim, fb) => {
-            let mut written = [0u8; NORM_CAP];
-            let n = program_path(&program, &mut written, &mut [0u8; KERNEL_PATH_CAP])
-                .map_or(0, |(w, _)| w);
+            let path =
+                program_path(&program, &mut written, &mut resolved).map_or(&[][..], |(w, _)| w);
             let s = Subject {
                 kind: Kind::Exec,
                 arg: argv0,
-                ..Subject::file(Access::NONE, &written[..n])
+                ..Subject::file(Access::NONE, path)
             };
             return fallback(shim, fb, &s);
         }
         Gate::Policy(shim, guard) => (shim, guard),
     };
     let image = &guard.image;
-    let uniform = image.exec_uniform();
-    if uniform == Uniform::Allow && image.mode() != Mode::Audit {
+    if image.exec_uniform() == Uniform::Allow && image.mode() != Mode::Audit {
         return None;
     }
-    let mut written = [0u8; NORM_CAP];
-    let mut resolved = [0u8; KERNEL_PATH_CAP];
-    let Some((w, r)) = program_path(&program, &mut written, &mut resolved) else {
-        // Not found: the call fails on its own.
-        return None;
-    };
-    let written = &written[..w];
-    let resolved = r.map(|r| &resolved[..r]);
+    // Not found: the call fails on its own.
+    let (written, resolved) = program_path(&program, &mut written, &mut resolved)?;
     let s = Subject {
         kind: Kind::Exec,
         access: Access::NONE,
@@ -523,17 +507,17 @@ pub fn exec(program: Program<'_>, argv0: &[u8]) -> Option<c_int> {
 }
 
 /// The written (normalised) path of a program, and its resolved path when it can be found.
-fn program_path(
+fn program_path<'w, 'r>(
     program: &Program<'_>,
-    written: &mut [u8; NORM_CAP],
-    resolved: &mut [u8; KERNEL_PATH_CAP],
-) -> Option<(usize, Option<usize>)> {
+    written: &'w mut NormBuf,
+    resolved: &'r mut KernelBuf,
+) -> Option<(&'w [u8], Option<&'r [u8]>)> {
     let mut found = [0u8; NORM_CAP];
     let (dirfd, path) = match program {
         Program::Fd(fd) => {
-            let n = sys::fd_path(*fd, resolved).ok()?;
-            written[..n].copy_from_slice(&resolved[..n]);
-            return Some((n, Some(n)));
+            let r = sys::fd_path(*fd, resolved).ok()?;
+            let w = normalise(b"/", r, written).ok()?;
+            return Some((w, Some(r)));
         }
         Program::Path(dirfd, path) => (*dirfd, *path),
         Program::Search(name) if name.to_bytes().contains(&b'/') => (libc::AT_FDCWD, *name),
@@ -542,13 +526,13 @@ fn program_path(
     let w = written_path(dirfd, path.to_bytes(), written)?;
     let r = match sys::openat(dirfd, path, libc::O_PATH | libc::O_CLOEXEC, 0) {
         Ok(fd) => {
-            let n = sys::fd_path(fd, resolved).ok();
+            let r = sys::fd_path(fd, resolved).ok();
             sys::close(fd);
-            n
+            r
         }
         Err(_) => None,
     };
-    Some((w, r))
+    Some((w, r.filter(|r| *r != w)))
 }
 
 /// The first `dir/name` along `PATH` that is an executable file (as `execvp` searches;
@@ -612,7 +596,9 @@ pub fn connect(sa: &[u8]) -> Option<c_int> {
     if image.net_uniform(FamilyClass::of(family)) == Uniform::Allow && image.mode() != Mode::Audit {
         return None;
     }
-    let mut unix = [0u8; NORM_CAP];
+    let mut unix: NormBuf = sys::buffer();
+    // `@` and an abstract socket's name (at most 107 bytes).
+    let mut abstract_name = [0u8; 110];
     let mut net = NetFields {
         family,
         ..NetFields::default()
@@ -629,14 +615,13 @@ pub fn connect(sa: &[u8]) -> Option<c_int> {
             ConnectTarget::Inet6 { addr, port }
         }
         SockAddr::UnixAbstract(name) => {
-            let len = name.len().min(unix.len() - 1);
-            unix[0] = b'@';
-            unix[1..1 + len].copy_from_slice(&name[..len]);
-            ConnectTarget::Unix(&unix[..1 + len])
+            let len = name.len().min(abstract_name.len() - 1);
+            abstract_name[0] = b'@';
+            abstract_name[1..1 + len].copy_from_slice(&name[..len]);
+            ConnectTarget::Unix(&abstract_name[..1 + len])
         }
         SockAddr::UnixPath(path) => {
-            let n = written_path(libc::AT_FDCWD, path, &mut unix)?;
-            ConnectTarget::Unix(&unix[..n])
+            ConnectTarget::Unix(written_path(libc::AT_FDCWD, path, &mut unix)?)
         }
         SockAddr::Other(f) => ConnectTarget::Other(f),
         SockAddr::Unspec | SockAddr::Malformed => return None,
@@ -655,20 +640,20 @@ pub fn connect(sa: &[u8]) -> Option<c_int> {
         return deny(shim, image, d.rule, image.net_errno(), &s);
     }
     // A socket path with a symbolic link on the way is decided again on where it leads.
-    let mut resolved = [0u8; KERNEL_PATH_CAP];
+    let mut resolved: KernelBuf = sys::buffer();
     if path.first() == Some(&b'/') {
         let mut c = [0u8; NORM_CAP + 1];
         c[..path.len()].copy_from_slice(path);
         if let Ok(cpath) = CStr::from_bytes_until_nul(&c)
             && let Ok(fd) = sys::openat(libc::AT_FDCWD, cpath, libc::O_PATH | libc::O_CLOEXEC, 0)
         {
-            let n = sys::fd_path(fd, &mut resolved);
+            let r = sys::fd_path(fd, &mut resolved);
             sys::close(fd);
-            if let Ok(n) = n
-                && &resolved[..n] != path
+            if let Ok(r) = r
+                && r != path
             {
-                s.resolved = &resolved[..n];
-                let again = image.decide_connect(&ConnectTarget::Unix(&resolved[..n]));
+                s.resolved = r;
+                let again = image.decide_connect(&ConnectTarget::Unix(r));
                 if again.verdict == Verdict::Deny {
                     return deny(shim, image, again.rule, image.net_errno(), &s);
                 }

@@ -159,7 +159,11 @@ fn fill(shim: &mut Shim) {
     shim.counters = sys::map_file(path(&counters_path), true, PAGE_LEN, PAGE_LEN)
         .ok()
         .and_then(|m| Counters::new_checked(page_words(m)));
-    shim.exe_len = sys::readlink(c"/proc/self/exe", &mut shim.exe).unwrap_or(0);
+    let mut exe = sys::buffer::<EXE_CAP>();
+    if let Ok(name) = sys::readlink(c"/proc/self/exe", &mut exe) {
+        shim.exe[..name.len()].copy_from_slice(name);
+        shim.exe_len = name.len();
+    }
     // One probe: a kernel without openat2, or a seccomp profile refusing it, sends every
     // decision that needs a path through the resolving slow path instead.
     if let Ok(fd) = sys::openat_no_symlinks(libc::AT_FDCWD, c"/", libc::O_PATH | libc::O_CLOEXEC, 0)
@@ -272,9 +276,15 @@ pub struct PolicyGuard {
 
 impl Drop for PolicyGuard {
     fn drop(&mut self) {
-        let readers = &SLOTS.0[self.slot].readers;
-        // Saturating: after a fork from a signal handler inside a hook the count was reset.
-        let _ = readers.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        release(&SLOTS.0[self.slot].readers);
+    }
+}
+
+/// Lowers a reader count, never below zero (after a fork from a signal handler inside a hook,
+/// the child's counts were reset under a reader).
+fn release(readers: &AtomicU32) {
+    if readers.fetch_sub(1, Ordering::SeqCst) == 0 {
+        readers.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -304,9 +314,7 @@ fn acquire() -> Option<PolicyGuard> {
                 return Some(PolicyGuard { slot: i, image });
             }
         }
-        let _ = slot
-            .readers
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        release(&slot.readers);
     }
     None
 }

@@ -7,6 +7,7 @@
 //! [`write`] to a FIFO opened with `O_NONBLOCK`, which cannot).
 
 use std::ffi::CStr;
+use std::mem::MaybeUninit;
 
 use libc::{c_int, c_long};
 
@@ -99,13 +100,31 @@ pub fn close(fd: c_int) {
     unsafe { libc::syscall(libc::SYS_close, fd) };
 }
 
-/// `readlinkat(AT_FDCWD, path)` into `out`; returns the length (not NUL-terminated).
-pub fn readlink(path: &CStr, out: &mut [u8]) -> Result<usize, Errno> {
-    // SAFETY: path is a C string, out is writable for out.len() bytes.
+/// An uninitialised stack buffer (creating it costs nothing; the kernel or the normaliser
+/// fills what is used).
+pub fn buffer<const N: usize>() -> [MaybeUninit<u8>; N] {
+    [const { MaybeUninit::uninit() }; N]
+}
+
+/// The first `n` bytes of `out`, which the kernel has just written.
+fn written(out: &[MaybeUninit<u8>], n: usize) -> &[u8] {
+    // SAFETY: the caller passes the count the kernel reported writing, at most out.len();
+    // MaybeUninit<u8> has u8's layout.
+    unsafe { std::slice::from_raw_parts(out.as_ptr().cast::<u8>(), n.min(out.len())) }
+}
+
+/// `readlinkat(dirfd, path)` into `out`; returns the target (not NUL-terminated).
+pub fn readlinkat<'o>(
+    dirfd: c_int,
+    path: &CStr,
+    out: &'o mut [MaybeUninit<u8>],
+) -> Result<&'o [u8], Errno> {
+    // SAFETY: path is a C string, out is writable for out.len() bytes (uninitialised memory
+    // may be written by the kernel).
     let ret = unsafe {
         libc::syscall(
             libc::SYS_readlinkat,
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
             out.as_mut_ptr(),
             out.len(),
@@ -116,37 +135,27 @@ pub fn readlink(path: &CStr, out: &mut [u8]) -> Result<usize, Errno> {
     if n >= out.len() {
         return Err(libc::ENAMETOOLONG);
     }
-    Ok(n)
+    Ok(written(out, n))
 }
 
-/// `readlinkat(dirfd, name)` (is `name` a symbolic link, and to what).
-pub fn readlinkat(dirfd: c_int, name: &CStr, out: &mut [u8]) -> Result<usize, Errno> {
-    // SAFETY: as in `readlink`.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_readlinkat,
-            dirfd,
-            name.as_ptr(),
-            out.as_mut_ptr(),
-            out.len(),
-        )
-    };
-    let n = result(ret)? as usize;
-    if n >= out.len() {
-        return Err(libc::ENAMETOOLONG);
-    }
-    Ok(n)
+/// `readlinkat(AT_FDCWD, path)`.
+pub fn readlink<'o>(path: &CStr, out: &'o mut [MaybeUninit<u8>]) -> Result<&'o [u8], Errno> {
+    readlinkat(libc::AT_FDCWD, path, out)
 }
 
 /// The path a descriptor refers to, from `/proc/self/fd/N` (needs `/proc`).
-pub fn fd_path(fd: c_int, out: &mut [u8]) -> Result<usize, Errno> {
+pub fn fd_path(fd: c_int, out: &mut [MaybeUninit<u8>]) -> Result<&[u8], Errno> {
     let mut name = [0u8; 32];
+    readlink(proc_fd_name(fd, &mut name), out)
+}
+
+/// `/proc/self/fd/N` as a C string in `out`.
+pub fn proc_fd_name(fd: c_int, out: &mut [u8; 32]) -> &CStr {
     let prefix = b"/proc/self/fd/";
-    name[..prefix.len()].copy_from_slice(prefix);
-    let n = prefix.len() + write_decimal(fd as u32 as u64, &mut name[prefix.len()..]);
-    name[n] = 0;
-    let name = CStr::from_bytes_until_nul(&name).map_err(|_| libc::EINVAL)?;
-    readlink(name, out)
+    out[..prefix.len()].copy_from_slice(prefix);
+    let n = prefix.len() + write_decimal(fd as u32 as u64, &mut out[prefix.len()..31]);
+    out[n] = 0;
+    CStr::from_bytes_until_nul(&out[..]).unwrap_or(c"")
 }
 
 /// Writes `v` in decimal at the start of `out`; returns the number of digits.
@@ -167,13 +176,13 @@ pub fn write_decimal(mut v: u64, out: &mut [u8]) -> usize {
     n.min(out.len())
 }
 
-/// The current directory into `out`; returns its length (without the NUL).
-pub fn getcwd(out: &mut [u8]) -> Result<usize, Errno> {
+/// The current directory into `out`.
+pub fn getcwd(out: &mut [MaybeUninit<u8>]) -> Result<&[u8], Errno> {
     // SAFETY: out is writable for out.len() bytes.
     let ret = unsafe { libc::syscall(libc::SYS_getcwd, out.as_mut_ptr(), out.len()) };
     let n = result(ret)? as usize;
     // The kernel's length counts the NUL.
-    Ok(n.saturating_sub(1))
+    Ok(written(out, n.saturating_sub(1)))
 }
 
 /// `faccessat(AT_FDCWD, path, X_OK)`: is it an executable file.
