@@ -38,7 +38,7 @@ pub fn linkage(bytes: &[u8]) -> Linkage {
         _ => return Linkage::NotElf,
     };
     let u16_at = |at: usize| -> Option<u64> {
-        let b: [u8; 2] = bytes.get(at..at + 2)?.try_into().ok()?;
+        let b: [u8; 2] = *bytes.get(at..)?.first_chunk::<2>()?;
         Some(u64::from(if big {
             u16::from_be_bytes(b)
         } else {
@@ -46,7 +46,7 @@ pub fn linkage(bytes: &[u8]) -> Linkage {
         }))
     };
     let u32_at = |at: usize| -> Option<u64> {
-        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+        let b: [u8; 4] = *bytes.get(at..)?.first_chunk::<4>()?;
         Some(u64::from(if big {
             u32::from_be_bytes(b)
         } else {
@@ -54,7 +54,7 @@ pub fn linkage(bytes: &[u8]) -> Linkage {
         }))
     };
     let u64_at = |at: usize| -> Option<u64> {
-        let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+        let b: [u8; 8] = *bytes.get(at..)?.first_chunk::<8>()?;
         Some(if big {
             u64::from_be_bytes(b)
         } else {
@@ -165,6 +165,14 @@ mod tests {
             b[64 + 56 * i..68 + 56 * i].copy_from_slice(&(*t as u32).to_le_bytes());
         }
         b
+    }
+
+    #[test]
+    fn offsets_at_the_end_of_the_address_space() {
+        // A program header offset near usize::MAX must not overflow (found by fuzzing).
+        let mut b = elf64(&[PT_INTERP]);
+        b[32..40].copy_from_slice(&(u64::MAX - 3).to_le_bytes());
+        assert_eq!(linkage(&b), Linkage::Static);
     }
 
     #[test]
