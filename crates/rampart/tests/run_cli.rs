@@ -434,3 +434,67 @@ fn a_bad_policy_is_a_usage_level_error_with_file_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn fopen_creat_and_posix_spawn_are_held() {
+    if missing(false, &["python3"]).is_some() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = write(tmp.path(), "secret", "s\n");
+    let fine = write(tmp.path(), "fine", "f\n");
+    let locked = tmp.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    let policy = format!(
+        "[files]\ndeny = [\"{}\", {{ path = \"{}/**\", access = \"create\" }}]\n[exec]\ndeny = [\"/usr/bin/id\"]\n",
+        secret.display(),
+        locked.display()
+    );
+    // Through libc itself (ctypes), as a C program calls them.
+    let py = format!(
+        r#"
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fopen.restype = ctypes.c_void_p
+print("fopen secret", libc.fopen({s:?}.encode(), b"r") is None, os.strerror(ctypes.get_errno()))
+f = libc.fopen({f:?}.encode(), b"re")
+print("fopen fine", f is not None)
+print("creat locked", libc.creat({l:?}.encode(), 0o644), os.strerror(ctypes.get_errno()))
+try:
+    os.posix_spawn("/usr/bin/id", ["id"], dict(os.environ))
+    print("spawned id")
+except PermissionError:
+    print("posix_spawn id denied")
+"#,
+        s = secret.to_str().unwrap(),
+        f = fine.to_str().unwrap(),
+        l = locked.join("new").to_str().unwrap()
+    );
+    let (code, out, err, events) = run(tmp.path(), &policy, &[], &["python3", "-c", &py]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "fopen secret True Permission denied\nfopen fine True\ncreat locked -1 Permission denied\nposix_spawn id denied\n",
+        "{err}"
+    );
+    assert!(!locked.join("new").exists());
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["event_type"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("file", "blocked"),
+            ("file", "blocked"),
+            ("process", "blocked")
+        ],
+        "{events:?}"
+    );
+    assert_eq!(events[1]["file"]["access"], "write+create");
+}

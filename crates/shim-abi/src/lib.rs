@@ -229,6 +229,28 @@ impl Kind {
     }
 }
 
+/// `fopen` mode letters as `open` flags (`r`, `w`, `a`, then `+`, `x`, `e` in any order, up
+/// to a `,`, as glibc reads them; other letters such as `b` and `m` change nothing here);
+/// `None` for a mode `fopen` refuses. The shim decides `fopen` as the `open` it stands for.
+pub fn fopen_flags(mode: &[u8]) -> Option<i32> {
+    let (first, rest) = mode.split_first()?;
+    let mut flags = match first {
+        b'r' => libc::O_RDONLY,
+        b'w' => libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+        b'a' => libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND,
+        _ => return None,
+    };
+    for &c in rest.iter().take_while(|&&c| c != b',') {
+        match c {
+            b'+' => flags = (flags & !libc::O_ACCMODE) | libc::O_RDWR,
+            b'x' => flags |= libc::O_EXCL,
+            b'e' => flags |= libc::O_CLOEXEC,
+            _ => {}
+        }
+    }
+    Some(flags)
+}
+
 /// `errno` values a policy may choose for a denial, by name (and back).
 pub const ERRNO_NAMES: &[(&str, i32)] = &[
     ("EACCES", libc::EACCES),
@@ -278,6 +300,32 @@ mod tests {
         assert_eq!(
             Access::from_open_flags(libc::O_DIRECTORY | libc::O_RDONLY),
             Access::READ
+        );
+    }
+
+    #[test]
+    fn fopen_modes() {
+        assert_eq!(fopen_flags(b"r"), Some(libc::O_RDONLY));
+        assert_eq!(fopen_flags(b"rb"), Some(libc::O_RDONLY));
+        assert_eq!(fopen_flags(b"r+"), Some(libc::O_RDWR));
+        assert_eq!(
+            fopen_flags(b"w"),
+            Some(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC)
+        );
+        assert_eq!(
+            fopen_flags(b"wx"),
+            Some(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_EXCL)
+        );
+        assert_eq!(
+            fopen_flags(b"a+e"),
+            Some(libc::O_RDWR | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC)
+        );
+        assert_eq!(fopen_flags(b"r,ccs=UTF-8x"), Some(libc::O_RDONLY));
+        assert_eq!(fopen_flags(b"q"), None);
+        assert_eq!(fopen_flags(b""), None);
+        assert_eq!(
+            Access::from_open_flags(fopen_flags(b"a").unwrap()).name(),
+            "write+create"
         );
     }
 

@@ -664,27 +664,6 @@ pub fn connect(sa: &[u8]) -> Option<c_int> {
     None
 }
 
-/// `fopen` mode letters as `open` flags (`r`, `w`, `a`, then `+`, `x`, `e` in any order, up
-/// to a `,`); `None` for a mode `fopen` refuses.
-pub fn fopen_flags(mode: &[u8]) -> Option<c_int> {
-    let (first, rest) = mode.split_first()?;
-    let mut flags = match first {
-        b'r' => libc::O_RDONLY,
-        b'w' => libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
-        b'a' => libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND,
-        _ => return None,
-    };
-    for &c in rest.iter().take_while(|&&c| c != b',') {
-        match c {
-            b'+' => flags = (flags & !libc::O_ACCMODE) | libc::O_RDWR,
-            b'x' => flags |= libc::O_EXCL,
-            b'e' => flags |= libc::O_CLOEXEC,
-            _ => {}
-        }
-    }
-    Some(flags)
-}
-
 /// True if an open asking for `flags` needs no decision at all right now (fopen uses the
 /// plain libc call then).
 pub fn open_is_free(flags: c_int) -> bool {

@@ -168,7 +168,7 @@ pub unsafe extern "C" fn creat64(path: *const c_char, mode: mode_t) -> c_int {
 fn fopen_common(f: &real::RealFn, path: *const c_char, mode: *const c_char) -> *mut FILE {
     // SAFETY: the caller's C strings (or NULL).
     let (p, m) = unsafe { (cstr(path), cstr(mode)) };
-    let flags = m.and_then(|m| decide::fopen_flags(m.to_bytes()));
+    let flags = m.and_then(|m| shim_abi::fopen_flags(m.to_bytes()));
     let (Some(p), Some(flags)) = (p, flags) else {
         // SAFETY: passed on unchanged; libc reports the bad argument.
         return unsafe { real::fopen(f, path, mode) };
