@@ -498,3 +498,64 @@ except PermissionError:
     );
     assert_eq!(events[1]["file"]["access"], "write+create");
 }
+
+/// Opens through links of every kind, with and without the shim (under a policy that allows
+/// them all but is not trivial): the shim must not change any answer or any effect.
+#[test]
+fn allowed_opens_behave_as_without_the_shim() {
+    if missing(false, &["python3"]).is_some() {
+        return;
+    }
+    let py = r#"
+import os, sys, errno, shutil
+base = sys.argv[1]
+def fresh():
+    shutil.rmtree(base, ignore_errors=True)
+    os.makedirs(base + "/d/sub")
+    open(base + "/d/file", "w").write("data")
+    os.symlink("file", base + "/d/rel")                 # relative, same directory
+    os.symlink(base + "/d/file", base + "/abs")         # absolute
+    os.symlink("rel", base + "/d/chain")                # link to a link
+    os.symlink("../file", base + "/d/sub/up")           # target with ..
+    os.symlink(base + "/d", base + "/dirlink")          # linked directory
+    os.symlink("missing", base + "/d/dangling")         # dangling
+    os.symlink("loop2", base + "/d/loop1"); os.symlink("loop1", base + "/d/loop2")
+cases = [
+    ("d/rel", os.O_RDONLY), ("abs", os.O_RDONLY), ("d/chain", os.O_RDONLY),
+    ("d/sub/up", os.O_RDONLY), ("dirlink/file", os.O_RDONLY), ("dirlink/rel", os.O_RDONLY),
+    ("d/rel", os.O_RDONLY | os.O_NOFOLLOW), ("d/rel", os.O_WRONLY | os.O_APPEND),
+    ("d/rel", os.O_WRONLY | os.O_CREAT | os.O_EXCL), ("d/dangling", os.O_RDONLY),
+    ("d/dangling", os.O_WRONLY | os.O_CREAT), ("d/loop1", os.O_RDONLY),
+    ("d/rel", os.O_RDONLY | os.O_DIRECTORY), ("dirlink", os.O_RDONLY | os.O_DIRECTORY),
+    ("d/nothere", os.O_RDONLY), ("d/file/x", os.O_RDONLY),
+]
+for rel, flags in cases:
+    fresh()
+    try:
+        fd = os.open(base + "/" + rel, flags, 0o600)
+        got = "ok " + os.readlink("/proc/self/fd/%d" % fd).replace(base, "B")
+        os.close(fd)
+    except OSError as e:
+        got = errno.errorcode[e.errno]
+    made = sorted(os.listdir(base + "/d"))
+    print(rel, flags, got, made)
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("t");
+    let bare =
+        output(std::process::Command::new("python3").args(["-c", py, base.to_str().unwrap()]));
+    assert!(bare.status.success(), "{}", text(&bare.stderr));
+    let (code, shim, err, events) = run(
+        tmp.path(),
+        "[files]\ndeny = [\"/nonexistent/**\"]\n",
+        &[],
+        &["python3", "-c", py, base.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(shim, text(&bare.stdout));
+    assert!(
+        shim.contains("ELOOP") && shim.contains("EEXIST") && shim.contains("ok B/d/missing"),
+        "{shim}"
+    );
+    assert!(events.is_empty(), "{events:?}");
+}

@@ -15,11 +15,14 @@
 //! 4. Allowed as written: the file is opened with `openat2(RESOLVE_NO_SYMLINKS)`, in place of
 //!    the `openat` the caller asked for (same flags, same result). If no segment was a symbolic
 //!    link, the written path is the path, and the decision stands: no extra system call.
-//! 5. A symbolic link on the way (`ELOOP`): the decision is taken again on the resolved path,
-//!    read from `/proc/self/fd`. A read-only open is made first and closed again if the
-//!    resolved path is denied (one extra system call); an open that can write or create is
-//!    decided first, on an `O_PATH` descriptor, and then made by reopening that very
-//!    descriptor, so the file decided on is the file opened.
+//! 5. A symbolic link on the way (`ELOOP`). If it is the last component (a link to a file,
+//!    the common case), its target is read, the decision is taken on it, and that very file is
+//!    opened with `openat2(RESOLVE_NO_SYMLINKS)`: two system calls more than the caller's (the
+//!    failed `openat2`, the `readlinkat`). Otherwise (a linked directory, or a target with
+//!    `..`) the resolved path is read from `/proc/self/fd`: a read-only open is made first and
+//!    closed again if the resolved path is denied; an open that can write or create is
+//!    decided first, on an `O_PATH` descriptor, and then made by reopening that descriptor.
+//!    Either way the file decided on is the file opened.
 
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
@@ -307,7 +310,88 @@ pub fn open(dirfd: c_int, path: &CStr, flags: c_int, mode: u32, real: impl Fn() 
         }
     }
     shim.bump(shim_abi::pages::Counter::Resolved);
-    open_resolving(shim, dirfd, path, flags, mode, access, written, real)
+    match follow_final_links(shim, flags, mode, access, written) {
+        Followed::Opened(fd) => fd,
+        Followed::Failed(e) => fail(e),
+        Followed::NotFinal => open_resolving(shim, dirfd, path, flags, mode, access, written, real),
+    }
+}
+
+/// What following the last component's links found.
+enum Followed {
+    /// The file the path leads to, opened (decided on its resolved path).
+    Opened(c_int),
+    /// The call must fail with this errno (denied, or the open failed).
+    Failed(c_int),
+    /// A directory on the way is a link (or the link cannot be followed lexically): resolve
+    /// through `/proc/self/fd` instead.
+    NotFinal,
+}
+
+/// Step 5, the common case: the path's last component is a symbolic link (`/etc/localtime`,
+/// a link to a file). Its target is read (`readlinkat`), joined to the link's directory,
+/// decided on, and opened with `openat2(RESOLVE_NO_SYMLINKS)`: the file opened is the file
+/// decided on, whatever the link says a moment later, for reads and writes alike. Up to eight
+/// links in a row. A target with a `..` segment is left to the slow way: joined lexically it
+/// could step out of a linked directory the kernel would step out of differently.
+fn follow_final_links(
+    shim: &Shim,
+    flags: c_int,
+    mode: u32,
+    access: Access,
+    written: &[u8],
+) -> Followed {
+    // The current path, NUL-terminated for the system calls.
+    let mut c_path = [0u8; NORM_CAP + 1];
+    let mut len = written.len();
+    if len >= c_path.len() {
+        return Followed::NotFinal;
+    }
+    c_path[..len].copy_from_slice(written);
+    for hop in 0..8 {
+        c_path[len] = 0;
+        let Ok(c) = CStr::from_bytes_until_nul(&c_path[..=len]) else {
+            return Followed::NotFinal;
+        };
+        let mut link: KernelBuf = sys::buffer();
+        let Ok(target) = sys::readlinkat(libc::AT_FDCWD, c, &mut link) else {
+            return Followed::NotFinal;
+        };
+        if hop == 0 && flags & libc::O_NOFOLLOW != 0 {
+            return Followed::Failed(libc::ELOOP);
+        }
+        if hop == 0 && flags & (libc::O_CREAT | libc::O_EXCL) == (libc::O_CREAT | libc::O_EXCL) {
+            // O_EXCL does not follow a last link: it exists.
+            return Followed::Failed(libc::EEXIST);
+        }
+        if target.split(|&b| b == b'/').any(|seg| seg == b"..") {
+            return Followed::NotFinal;
+        }
+        let dir = match c_path[..len].iter().rposition(|&b| b == b'/') {
+            Some(0) | None => &b"/"[..],
+            Some(i) => &c_path[..i],
+        };
+        let mut next: NormBuf = sys::buffer();
+        let Ok(resolved) = normalise(dir, target, &mut next) else {
+            return Followed::NotFinal;
+        };
+        if let Some(e) = decide_resolved(shim, access, written, Ok(resolved)) {
+            return Followed::Failed(e);
+        }
+        len = resolved.len();
+        c_path[..len].copy_from_slice(resolved);
+        c_path[len] = 0;
+        let Ok(c) = CStr::from_bytes_until_nul(&c_path[..=len]) else {
+            return Followed::NotFinal;
+        };
+        match sys::openat_no_symlinks(libc::AT_FDCWD, c, flags, mode) {
+            Ok(fd) => return Followed::Opened(fd),
+            // Another link: follow it from here.
+            Err(libc::ELOOP) => {}
+            Err(e) => return Followed::Failed(e),
+        }
+    }
+    Followed::Failed(libc::ELOOP)
 }
 
 /// Sets errno and returns -1.
