@@ -13,6 +13,8 @@
 //! - `open-symlink`: the same through a symbolic link (`/dev/shm/...`), decided again on the
 //!   resolved path;
 //! - `open-denied`: `/etc/shadow`, denied, its event dropped (no probe reads the FIFO);
+//! - `open-missing`: `/nonexistent`, which fails with `ENOENT` after one lookup in the kernel:
+//!   the call the shim's own work weighs most in;
 //! - `connect`: `connect` of a UDP socket to 127.0.0.1:9 (no handshake: the call itself);
 //! - `exec`: `fork`, `execve("/bin/true")`, `wait`: the shim is loaded and set up in the new
 //!   process too.
@@ -40,6 +42,7 @@ pub const CASES: &[(&str, bool)] = &[
     ("open-plain", true),
     ("open-symlink", true),
     ("open-denied", false),
+    ("open-missing", true),
     ("connect", true),
     ("exec", true),
 ];
@@ -90,10 +93,11 @@ pub fn driver(case: &str, n: u64, dir: &Path) -> Result<f64, BenchError> {
     let c =
         |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| io("path")(e.into()));
     match case {
-        "open-plain" | "open-symlink" | "open-denied" => {
+        "open-plain" | "open-symlink" | "open-denied" | "open-missing" => {
             let path = match case {
                 "open-plain" => c(Path::new("/etc/hostname"))?,
                 "open-symlink" => c(&symlink_path(dir))?,
+                "open-missing" => c(Path::new("/nonexistent"))?,
                 _ => c(Path::new("/etc/shadow"))?,
             };
             let open = || {
@@ -110,8 +114,9 @@ pub fn driver(case: &str, n: u64, dir: &Path) -> Result<f64, BenchError> {
                     fd
                 }
             };
-            // The denied case opens nothing under the shim and /etc/shadow without it (as root).
-            if case != "open-denied" && open() < 0 {
+            // The denied case opens nothing under the shim and /etc/shadow without it (as root);
+            // the missing one never opens.
+            if case != "open-denied" && case != "open-missing" && open() < 0 {
                 return Err(io(format!("{case}: first open"))(
                     std::io::Error::last_os_error(),
                 ));

@@ -44,7 +44,8 @@ pub struct ShimBenchArgs {
     /// Calls per run (execve: a fiftieth of it).
     #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(100..))]
     pub calls: u64,
-    /// Only cases whose name contains TEXT (open-plain, open-symlink, open-denied, connect, exec).
+    /// Only cases whose name contains TEXT (open-plain, open-symlink, open-denied, open-missing,
+    /// connect, exec).
     #[arg(long, value_name = "TEXT")]
     pub only: Option<String>,
     /// The shim library [default: beside the rampart binary, else /usr/lib/rampart].

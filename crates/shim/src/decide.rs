@@ -65,7 +65,7 @@ pub fn gate() -> Gate {
         return Gate::Pass;
     };
     match state::policy(shim) {
-        Some(g) if g.image.mode() == Mode::Off => Gate::Pass,
+        Some(g) if g.image().mode() == Mode::Off => Gate::Pass,
         Some(g) => Gate::Policy(shim, g),
         None => {
             shim.bump(shim_abi::pages::Counter::FallbackDecisions);
@@ -249,7 +249,7 @@ pub fn open(dirfd: c_int, path: &CStr, flags: c_int, mode: u32, real: impl Fn() 
     if access == Access::NONE {
         return real();
     }
-    let image = &guard.image;
+    let image = guard.image();
     let audit = image.mode() == Mode::Audit;
     let mut buf: NormBuf = sys::buffer();
     if image.file_uniform(access) == Uniform::Allow {
@@ -295,7 +295,7 @@ pub fn open(dirfd: c_int, path: &CStr, flags: c_int, mode: u32, real: impl Fn() 
                 if audit && let Some(g) = state::policy(shim) {
                     audited_allow(
                         shim,
-                        &g.image,
+                        g.image(),
                         lexical.rule,
                         &Subject::file(access, written),
                     );
@@ -527,7 +527,7 @@ fn decide_resolved(
     let Some(guard) = state::policy(shim) else {
         return fallback(shim, fallback_of(shim), &Subject::file(access, written));
     };
-    let image = &guard.image;
+    let image = guard.image();
     let subject = Subject {
         resolved,
         ..Subject::file(access, written)
@@ -568,7 +568,7 @@ pub fn exec(program: Program<'_>, argv0: &[u8]) -> Option<c_int> {
         }
         Gate::Policy(shim, guard) => (shim, guard),
     };
-    let image = &guard.image;
+    let image = guard.image();
     if image.exec_uniform() == Uniform::Allow && image.mode() != Mode::Audit {
         return None;
     }
@@ -676,7 +676,7 @@ pub fn connect(sa: &[u8]) -> Option<c_int> {
         }
         Gate::Policy(shim, guard) => (shim, guard),
     };
-    let image = &guard.image;
+    let image = guard.image();
     if image.net_uniform(FamilyClass::of(family)) == Uniform::Allow && image.mode() != Mode::Audit {
         return None;
     }
@@ -756,7 +756,8 @@ pub fn open_is_free(flags: c_int) -> bool {
         Gate::Pass | Gate::Fallback(_, Fallback::Allow) => true,
         Gate::Fallback(..) => false,
         Gate::Policy(_, guard) => {
-            guard.image.mode() != Mode::Audit && guard.image.file_uniform(access) == Uniform::Allow
+            guard.image().mode() != Mode::Audit
+                && guard.image().file_uniform(access) == Uniform::Allow
         }
     }
 }

@@ -270,8 +270,17 @@ static SWAPPING: AtomicBool = AtomicBool::new(false);
 /// image: never across a call that may block.
 pub struct PolicyGuard {
     slot: usize,
-    /// The image.
-    pub image: PolicyImage<'static>,
+    /// The image in its slot (not copied). Only reachable through [`PolicyGuard::image`],
+    /// whose lifetime is the guard's: the mapping may go once the guard is dropped.
+    image: &'static PolicyImage<'static>,
+}
+
+impl PolicyGuard {
+    /// The image, for as long as the guard is held.
+    #[inline]
+    pub fn image(&self) -> &PolicyImage<'_> {
+        self.image
+    }
 }
 
 impl Drop for PolicyGuard {
@@ -308,8 +317,8 @@ fn acquire() -> Option<PolicyGuard> {
         slot.readers.fetch_add(1, Ordering::SeqCst);
         if CURRENT.load(Ordering::SeqCst) == i {
             // SAFETY: the slot is current and our count is raised, so no writer touches it
-            // until we drop the guard (see `Slots`).
-            let image = unsafe { *slot.image.get() };
+            // until the guard is dropped (see `Slots`); the guard does not outlive that.
+            let image: &'static Option<PolicyImage<'static>> = unsafe { &*slot.image.get() };
             if let Some(image) = image {
                 return Some(PolicyGuard { slot: i, image });
             }
