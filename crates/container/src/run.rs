@@ -1,7 +1,7 @@
 //! `rampart run`: one command (and its children) under a policy, through the shim
 //! (`LD_PRELOAD`) or through the seccomp supervisor.
 //!
-//! With the shim, a private shim directory is made under the temporary directory, the
+//! With the shim, a private shim directory is made in `/dev/shm` (or `$TMPDIR`), the
 //! command is started with the library preloaded, and a reader thread turns the FIFO's records
 //! into EVE lines as they come. When the command exits, what is left in the FIFO is read, the
 //! counters are collected and the directory is removed. A process the command leaves running
@@ -118,9 +118,16 @@ pub fn static_warning(program: &Path) -> Option<String> {
     }
 }
 
-/// A new private directory under the temporary directory.
+/// A new private directory for the run's shim: in `/dev/shm` when there is one (memory: the
+/// files it holds live as long as the run, and syncing them costs nothing), else under the
+/// temporary directory.
 fn private_dir() -> Result<PathBuf, RunError> {
-    let base = std::env::temp_dir();
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() && std::env::var_os("TMPDIR").is_none() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
     for attempt in 0..100u32 {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
