@@ -1,7 +1,9 @@
 //! `rampart bench shim`: what the shim and the seccomp supervisor add to each hooked call.
 //!
 //! A driver process (the `rampart` binary itself, `rampart bench shim-driver CASE N`) makes
-//! one kind of call N times in a loop and prints the mean time per call. The harness runs the
+//! one kind of call N times in a loop and prints the mean time per call: the thread's CPU time
+//! (user and system; a shared machine's other processes do not count), or for `exec`, whose
+//! work is in child processes, the wall clock. The harness runs the
 //! driver in turn without the shim, with the shim (`LD_PRELOAD`) and under the supervisor
 //! (`rampart run --seccomp`), round after round, so that all three see the same machine
 //! weather, and reports medians and the median of the per-round differences. The policy is a
@@ -86,9 +88,9 @@ fn symlink_path(dir: &Path) -> PathBuf {
     dir.join("hostname-link")
 }
 
-/// Runs one case `n` times in this process and returns the mean ns per call. `dir` holds the
-/// link for `open-symlink`.
-pub fn driver(case: &str, n: u64, dir: &Path) -> Result<f64, BenchError> {
+/// Runs one case `n` times in this process and returns the mean ns per call: (CPU, wall).
+/// `dir` holds the link for `open-symlink`.
+pub fn driver(case: &str, n: u64, dir: &Path) -> Result<(f64, f64), BenchError> {
     let n = n.max(1);
     let c =
         |p: &Path| CString::new(p.as_os_str().as_encoded_bytes()).map_err(|e| io("path")(e.into()));
@@ -184,16 +186,34 @@ fn environ_pointers() -> Vec<CString> {
         .collect()
 }
 
-/// Mean ns per call of `f` over `n` calls, after n/10 (at least 100) calls of warm-up.
-fn time<T>(n: u64, mut f: impl FnMut() -> T) -> Result<f64, BenchError> {
-    for _ in 0..(n / 10).max(100).min(n.max(100)) {
+/// This thread's CPU time (user and system) in ns: unlike the wall clock, it does not count
+/// the time the thread waits while other processes run, which on a shared machine is most of
+/// the noise.
+fn thread_cpu_ns() -> u128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec to write.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+}
+
+/// Mean ns per call of `f` over `n` calls, this thread's CPU time and the wall clock, after
+/// n/10 (at least 3) calls of warm-up.
+fn time<T>(n: u64, mut f: impl FnMut() -> T) -> Result<(f64, f64), BenchError> {
+    for _ in 0..(n / 10).max(3) {
         std::hint::black_box(f());
     }
-    let start = Instant::now();
+    let (cpu, wall) = (thread_cpu_ns(), Instant::now());
     for _ in 0..n {
         std::hint::black_box(f());
     }
-    Ok(start.elapsed().as_nanos() as f64 / n as f64)
+    let n = n as f64;
+    Ok((
+        (thread_cpu_ns() - cpu) as f64 / n,
+        wall.elapsed().as_nanos() as f64 / n,
+    ))
 }
 
 /// How the driver ran.
@@ -217,22 +237,26 @@ impl How {
     }
 }
 
-/// One case's figures.
+/// One case's figures: medians over rounds, in ns per call. The shim is measured in the
+/// calling thread's CPU time (its work is in that thread; other processes' time is not
+/// counted), the supervisor and `exec` in wall-clock time (their work is in other processes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// The case.
     pub case: &'static str,
     /// Calls per run.
     pub calls: u64,
-    /// Median ns per call without the shim.
+    /// Without the shim (CPU; wall for exec).
     pub bare: f64,
-    /// Median ns per call with the shim.
+    /// With the shim (CPU; wall for exec).
     pub shim: f64,
     /// Median over rounds of (shim - bare).
     pub shim_added: f64,
-    /// Median ns per call under the supervisor, where measured.
+    /// Without the shim, wall clock.
+    pub bare_wall: f64,
+    /// Under the supervisor, wall clock, where measured.
     pub seccomp: Option<f64>,
-    /// Median over rounds of (seccomp - bare).
+    /// Median over rounds of (seccomp - bare), wall clock.
     pub seccomp_added: Option<f64>,
 }
 
@@ -295,40 +319,38 @@ pub fn run(opts: &BenchOptions, mut each: impl FnMut(&Row)) -> Result<Vec<Row>, 
         } else {
             opts.calls
         };
-        let mut figures: [Vec<f64>; 3] = Default::default();
+        // [bare, shim, seccomp] x [cpu, wall]
+        let mut figures: [[Vec<f64>; 2]; 3] = Default::default();
         let mut hows = vec![How::Bare, How::Shim];
         if supervised {
             hows.push(How::Seccomp);
         }
         for _ in 0..opts.rounds.max(1) {
             for &how in &hows {
-                let ns = run_driver(
-                    opts,
-                    &shim_dir.library(),
-                    &policy_file,
-                    &dir,
-                    case,
-                    calls,
-                    how,
-                )?;
-                figures[how as usize].push(ns);
+                let library = shim_dir.library();
+                let (cpu, wall) = run_driver(opts, &library, &policy_file, &dir, case, calls, how)?;
+                figures[how as usize][0].push(cpu);
+                figures[how as usize][1].push(wall);
             }
         }
-        let diff = |i: usize| -> Vec<f64> {
-            figures[i]
+        // The shim's figure is CPU time, except for exec (its work is in the children).
+        let m = usize::from(case == "exec");
+        let diff = |i: usize, m: usize| -> Vec<f64> {
+            figures[i][m]
                 .iter()
-                .zip(&figures[0])
+                .zip(&figures[0][m])
                 .map(|(x, b)| x - b)
                 .collect()
         };
         let row = Row {
             case,
             calls,
-            bare: median(&mut figures[0].clone()),
-            shim: median(&mut figures[1].clone()),
-            shim_added: median(&mut diff(1)),
-            seccomp: supervised.then(|| median(&mut figures[2].clone())),
-            seccomp_added: supervised.then(|| median(&mut diff(2))),
+            bare: median(&mut figures[0][m].clone()),
+            shim: median(&mut figures[1][m].clone()),
+            shim_added: median(&mut diff(1, m)),
+            bare_wall: median(&mut figures[0][1].clone()),
+            seccomp: supervised.then(|| median(&mut figures[2][1].clone())),
+            seccomp_added: supervised.then(|| median(&mut diff(2, 1))),
         };
         each(&row);
         rows.push(row);
@@ -344,7 +366,7 @@ fn run_driver(
     case: &str,
     calls: u64,
     how: How,
-) -> Result<f64, BenchError> {
+) -> Result<(f64, f64), BenchError> {
     let n = calls.to_string();
     let driver_args = [
         "bench",
@@ -390,9 +412,11 @@ fn run_driver(
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    text.trim()
-        .parse::<f64>()
-        .map_err(|_| fail(format!("printed {:?}", text.trim())))
+    let mut figures = text.split_whitespace().map(str::parse::<f64>);
+    match (figures.next(), figures.next()) {
+        (Some(Ok(cpu)), Some(Ok(wall))) => Ok((cpu, wall)),
+        _ => Err(fail(format!("printed {:?}", text.trim()))),
+    }
 }
 
 #[cfg(test)]
@@ -404,8 +428,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/etc/hostname", symlink_path(dir.path())).unwrap();
         for (case, _) in CASES {
-            let ns = driver(case, 200, dir.path()).unwrap();
-            assert!(ns > 0.0 && ns.is_finite(), "{case}: {ns}");
+            let (cpu, wall) = driver(case, 200, dir.path()).unwrap();
+            assert!(
+                cpu > 0.0 && wall > 0.0 && wall.is_finite(),
+                "{case}: {cpu} {wall}"
+            );
         }
         assert!(matches!(
             driver("nothing", 1, dir.path()),
