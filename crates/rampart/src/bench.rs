@@ -122,12 +122,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             container::bench::run(&opts, |r| {
                 let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
                 println!(
-                    "| {} | {} | {:.0} | {:.0} | {:+.0} | {} | {} |",
+                    "| {} | {} | {:.0} | {:.0} | {:+.0} | {:.0} | {} | {} |",
                     r.case,
                     r.calls,
                     r.bare,
                     r.shim,
                     r.shim_added,
+                    r.bare_wall,
                     opt(r.seccomp),
                     r.seccomp_added
                         .map_or("-".to_owned(), |v| format!("{v:+.0}"))

@@ -680,10 +680,25 @@ impl<'a> PolicyImage<'a> {
         })
     }
 
-    /// The child of `node` named `segment`: a binary search over the node's sorted edges.
+    /// The child of `node` named `segment`: a scan of a few edges (names compared inline,
+    /// length first: most differ there), a binary search over the sorted edges of a bigger
+    /// node.
     #[inline]
     fn child(&self, node: &[u8], segment: &[u8]) -> Option<u32> {
         let (start, count) = (le32(node, 0) as usize, le32(node, 4) as usize);
+        if count <= 8 {
+            for i in start..start.saturating_add(count) {
+                let e = self.record(Section::Edges, i);
+                if le32(e, 4) as usize == segment.len() {
+                    let name = self.string(le32(e, 0), segment.len());
+                    if name.iter().zip(segment).all(|(a, b)| a == b) && name.len() == segment.len()
+                    {
+                        return Some(le32(e, 8));
+                    }
+                }
+            }
+            return None;
+        }
         let (mut lo, mut hi) = (0usize, count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;

@@ -51,6 +51,30 @@ pub fn normalise<'o>(
     Ok(w.into_written())
 }
 
+/// True if `path` is absolute and already normal (what [`normalise`] would give back): no
+/// empty, `.` or `..` segment and no trailing `/`. One pass, no copy: the hooks look paths
+/// that are up as they are.
+pub fn is_normal(path: &[u8]) -> bool {
+    match path {
+        [b'/'] => return true,
+        [b'/', ..] if path.last() != Some(&b'/') => {}
+        _ => return false,
+    }
+    let mut i = 0;
+    while i < path.len() {
+        if path[i] == b'/' {
+            match (path.get(i + 1), path.get(i + 2), path.get(i + 3)) {
+                (Some(b'/'), _, _) => return false,
+                (Some(b'.'), None | Some(b'/'), _) => return false,
+                (Some(b'.'), Some(b'.'), None | Some(b'/')) => return false,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    true
+}
+
 /// [`normalise`] into an initialised buffer; returns the length.
 pub fn normalise_into(base: &[u8], path: &[u8], out: &mut [u8]) -> Result<usize, NormaliseError> {
     // SAFETY: MaybeUninit<u8> has u8's layout, and `normalise` only ever stores initialised
@@ -144,6 +168,18 @@ mod tests {
     }
 
     #[test]
+    fn normal_paths() {
+        for p in ["/", "/etc", "/etc/hostname", "/a/.b/..c/...", "/a.b"] {
+            assert!(is_normal(p.as_bytes()), "{p}");
+        }
+        for p in [
+            "", "etc", "/etc/", "//etc", "/etc//x", "/./x", "/x/.", "/x/..", "/x/../y", "/.",
+        ] {
+            assert!(!is_normal(p.as_bytes()), "{p}");
+        }
+    }
+
+    #[test]
     fn errors() {
         assert_eq!(norm("rel", "x"), Err(NormaliseError::RelativeBase));
         assert_eq!(norm("/", &"a/".repeat(40)), Err(NormaliseError::TooLong));
@@ -183,6 +219,13 @@ mod tests {
             let mut out = [0u8; 256];
             let n = normalise_into(base.as_bytes(), path.as_bytes(), &mut out).unwrap();
             prop_assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), reference(&base, &path));
+        }
+
+        #[test]
+        fn a_normal_path_normalises_to_itself(path in "(/[a-z.]{0,3}){0,6}/?") {
+            let mut out = [0u8; 64];
+            let n = normalise_into(b"/", path.as_bytes(), &mut out).unwrap();
+            prop_assert_eq!(is_normal(path.as_bytes()), &out[..n] == path.as_bytes(), "{:?}", path);
         }
 
         #[test]

@@ -29,7 +29,7 @@ use std::mem::MaybeUninit;
 
 use libc::c_int;
 use shim_abi::image::{ConnectTarget, FamilyClass, NO_RULE, PolicyImage, Uniform};
-use shim_abi::path::normalise;
+use shim_abi::path::{is_normal, normalise};
 use shim_abi::record::EventMode;
 use shim_abi::sockaddr::{self, SockAddr};
 use shim_abi::{Access, Fallback, Kind, Mode, Verdict};
@@ -215,7 +215,24 @@ type NormBuf = [MaybeUninit<u8>; NORM_CAP];
 type KernelBuf = [MaybeUninit<u8>; KERNEL_PATH_CAP];
 
 /// The normalised absolute form of `path` relative to `dirfd` (or the current directory).
-fn written_path<'o>(dirfd: c_int, path: &[u8], out: &'o mut [MaybeUninit<u8>]) -> Option<&'o [u8]> {
+/// A path that is already absolute and normal is used as it is (no copy).
+fn written_path<'o>(
+    dirfd: c_int,
+    path: &'o [u8],
+    out: &'o mut [MaybeUninit<u8>],
+) -> Option<&'o [u8]> {
+    if is_normal(path) {
+        return Some(path);
+    }
+    normalised_path(dirfd, path, out)
+}
+
+/// [`written_path`], always into `out`.
+fn normalised_path<'o>(
+    dirfd: c_int,
+    path: &[u8],
+    out: &'o mut [MaybeUninit<u8>],
+) -> Option<&'o [u8]> {
     if path.first() == Some(&b'/') {
         return normalise(b"/", path, out).ok();
     }
@@ -607,7 +624,7 @@ fn program_path<'w, 'r>(
         Program::Search(name) if name.to_bytes().contains(&b'/') => (libc::AT_FDCWD, *name),
         Program::Search(name) => (libc::AT_FDCWD, search_path(name.to_bytes(), &mut found)?),
     };
-    let w = written_path(dirfd, path.to_bytes(), written)?;
+    let w = normalised_path(dirfd, path.to_bytes(), written)?;
     let r = match sys::openat(dirfd, path, libc::O_PATH | libc::O_CLOEXEC, 0) {
         Ok(fd) => {
             let r = sys::fd_path(fd, resolved).ok();
