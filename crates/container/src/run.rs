@@ -173,7 +173,8 @@ pub fn run_with_shim(opts: RunOptions, library: &Path) -> Result<RunOutcome, Run
         thread::spawn(move || -> std::io::Result<u64> {
             loop {
                 let last = stop.load(Ordering::Acquire);
-                sys::poll_readable(&[pipe.raw_fd()], 100)?;
+                // A short wait: when the command exits, the last pass follows within 10 ms.
+                sys::poll_readable(&[pipe.raw_fd()], 10)?;
                 let mut failed = None;
                 pipe.drain(|r| {
                     if failed.is_none()
