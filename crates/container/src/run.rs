@@ -1,7 +1,8 @@
 //! `rampart run`: one command (and its children) under a policy, through the shim
 //! (`LD_PRELOAD`) or through the seccomp supervisor.
 //!
-//! With the shim, a private shim directory is made in `/dev/shm` (or `$TMPDIR`), the
+//! With the shim, a private shim directory is made in `/dev/shm` (or `$TMPDIR`; see
+//! [`scratch_base`]), the
 //! command is started with the library preloaded, and a reader thread turns the FIFO's records
 //! into EVE lines as they come. When the command exits, what is left in the FIFO is read, the
 //! counters are collected and the directory is removed. A process the command leaves running
@@ -118,16 +119,28 @@ pub fn static_warning(program: &Path) -> Option<String> {
     }
 }
 
-/// A new private directory for the run's shim: in `/dev/shm` when there is one (memory: the
-/// files it holds live as long as the run, and syncing them costs nothing), else under the
-/// temporary directory.
+/// Where a run's throwaway shim directory can go: `/dev/shm` (memory: syncing its files costs
+/// nothing) unless `TMPDIR` says otherwise, else the temporary directory, `/var/tmp` or `/run`;
+/// the first that is a directory on a file system that allows mapping code (`/dev/shm` is
+/// often mounted `noexec` in containers, and the loader cannot preload a library from there).
+pub fn scratch_base() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if std::env::var_os("TMPDIR").is_none() {
+        candidates.push("/dev/shm".into());
+    }
+    candidates.extend([std::env::temp_dir(), "/var/tmp".into(), "/run".into()]);
+    candidates
+        .into_iter()
+        .find(|d| d.is_dir() && sys::allows_exec(d).unwrap_or(false))
+}
+
+/// A new private directory for the run's shim, under [`scratch_base`].
 fn private_dir() -> Result<PathBuf, RunError> {
-    let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() && std::env::var_os("TMPDIR").is_none() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
+    let base = scratch_base().ok_or_else(|| {
+        io("finding a directory for the shim")(std::io::Error::other(
+            "/dev/shm, the temporary directory, /var/tmp and /run are all missing or mounted noexec: set TMPDIR to a directory that allows executables",
+        ))
+    })?;
     for attempt in 0..100u32 {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -214,3 +214,48 @@ pub fn catch_termination() {
 pub fn stop_requested() -> bool {
     STOP.load(std::sync::atomic::Ordering::Relaxed)
 }
+
+/// True if the file system holding `path` allows executing and mapping code (not `noexec`).
+pub fn allows_exec(path: &Path) -> io::Result<bool> {
+    let c = cpath(path)?;
+    // SAFETY: statvfs fills the struct for a valid C string path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_flag & libc::ST_NOEXEC == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `noexec` as statvfs reports it agrees with the mount options in /proc/mounts.
+    #[test]
+    fn noexec_agrees_with_the_mount_table() {
+        let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+        let mut checked = 0;
+        for line in mounts.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(point), Some(opts)) = (f.get(1), f.get(3)) else {
+                continue;
+            };
+            // Mount points shadowed by a later mount report the later one's flags.
+            if mounts
+                .lines()
+                .filter(|l| l.split_whitespace().nth(1) == Some(point))
+                .count()
+                > 1
+            {
+                continue;
+            }
+            let Ok(allowed) = allows_exec(Path::new(point)) else {
+                continue;
+            };
+            assert_eq!(allowed, !opts.split(',').any(|o| o == "noexec"), "{line}");
+            checked += 1;
+        }
+        assert!(checked > 0);
+    }
+}

@@ -109,11 +109,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 rounds: a.rounds as usize,
                 calls: a.calls,
                 only: a.only.clone(),
-                scratch: if std::path::Path::new("/dev/shm").is_dir() {
-                    "/dev/shm".into()
-                } else {
-                    std::env::temp_dir()
-                },
+                scratch: container::run::scratch_base().unwrap_or_else(std::env::temp_dir),
             };
             println!(
                 "| call | calls/run | bare ns | with shim ns | shim adds | bare wall ns | seccomp wall ns | seccomp adds |"
