@@ -400,3 +400,58 @@ fn probe_injects_what_its_configuration_selects_and_remove_restores() {
     assert_eq!(rootfs.read("/etc/ld.so.preload"), "# site preload\n");
     assert!(!rootfs.root.join(".rampart").exists());
 }
+
+#[test]
+fn bad_containers_and_files_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fail = |args: &[&str]| {
+        let o = output(&mut rampart(args));
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o.stderr));
+        let err = text(&o.stderr);
+        assert!(
+            err.starts_with("rampart: error: ") && err.lines().count() == 1,
+            "{err}"
+        );
+        err
+    };
+    let policy = write(tmp.path(), "p.toml", "[files]\ndeny = [\"/etc/shadow\"]\n");
+    let p = policy.to_str().unwrap();
+    let err = fail(&["probe", "policy", "set", "no-such-container-xyz", p]);
+    assert!(
+        err.contains("no running container named or with an id starting \"no-such-container-xyz\""),
+        "{err}"
+    );
+    // A directory that was never injected.
+    let dir = tmp.path().to_str().unwrap();
+    let err = fail(&["probe", "stats", dir]);
+    assert!(err.contains("is not protected (inject it first)"), "{err}");
+    // A root without a dynamic loader cannot hold the shim.
+    let err = fail(&["probe", "inject", dir, "--policy", p]);
+    assert!(
+        err.contains("no dynamic loader") && err.contains("--seccomp"),
+        "{err}"
+    );
+    let bad = write(
+        tmp.path(),
+        "bad.toml",
+        "mode = \"enforce\"\n[network]\nallow = [\"300.1.1.1\"]\n",
+    );
+    let err = fail(&["probe", "inject", dir, "--policy", bad.to_str().unwrap()]);
+    assert!(
+        err.contains("bad.toml:3: network.allow[0]: \"300.1.1.1\""),
+        "{err}"
+    );
+    let config = write(
+        tmp.path(),
+        "probe.toml",
+        "[[container]]\npolicy = \"missing.toml\"\n",
+    );
+    let err = fail(&[
+        "probe",
+        "watch",
+        "--config",
+        config.to_str().unwrap(),
+        "--once",
+    ]);
+    assert!(err.contains("missing.toml: cannot read"), "{err}");
+}
