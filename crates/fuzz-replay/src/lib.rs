@@ -24,6 +24,7 @@ mod pipeline_model;
 
 pub use conntrack::conn_table;
 pub use pipeline_model::{Scenario, check as check_pipeline, pipeline_model};
+pub mod container;
 mod ids_rules;
 pub mod scan;
 
@@ -95,6 +96,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("scan_signatures", scan::signatures),
     ("scan_file", scan::file),
     ("intel_feed", scan::intel_feed),
+    ("shim_image", container::shim_image),
+    ("shim_record", container::shim_record),
+    ("elf_linkage", container::elf_linkage),
+    ("policy_toml", container::policy_toml),
 ];
 
 /// Pseudo-header addresses for the transport checksums (documentation ranges).

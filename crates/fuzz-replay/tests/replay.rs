@@ -126,6 +126,10 @@ replay_tests!(
     scan_signatures,
     scan_file,
     intel_feed,
+    shim_image,
+    shim_record,
+    elf_linkage,
+    policy_toml,
 );
 
 #[test]

@@ -11,8 +11,10 @@ use crate::bench::BenchArgs;
 use crate::completions::CompletionsArgs;
 use crate::decode::DecodeArgs;
 use crate::policy::PolicyArgs;
+use crate::probe::ProbeArgs;
 use crate::replay::ReplayArgs;
 use crate::rules::RulesArgs;
+use crate::run::RunArgs;
 use crate::scan::ScanArgs;
 
 /// Rampart: inline security datapath, inspection and access control for VM and container hosts.
@@ -59,6 +61,12 @@ pub enum Command {
     Scan(ScanArgs),
     /// Print a shell completion script to standard output.
     Completions(CompletionsArgs),
+    /// Run a command (and its children) under a container policy: through the preload shim,
+    /// or the seccomp supervisor with --seccomp.
+    Run(RunArgs),
+    /// The container probe: find containers, inject the shim, change policies live, forward
+    /// events.
+    Probe(ProbeArgs),
 }
 
 #[cfg(test)]

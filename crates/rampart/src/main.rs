@@ -25,8 +25,10 @@ mod cli;
 mod completions;
 mod decode;
 mod policy;
+mod probe;
 mod replay;
 mod rules;
+mod run;
 mod scan;
 
 use std::io::IsTerminal;
@@ -49,6 +51,8 @@ fn main() -> ExitCode {
         Command::Rules(args) => rules::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Scan(args) => return scan::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Probe(args) => probe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,6 +28,45 @@ pub enum BenchWhat {
     /// flow setup through the slow path.
     #[command(after_help = exit_status_help!())]
     Datapath(DatapathBenchArgs),
+    /// What the container shim and the seccomp supervisor add to openat (with and without a
+    /// symbolic link, allowed, denied, missing), connect and execve, against the bare calls:
+    /// medians over rounds; the shim in the caller's CPU time, the supervisor and execve in
+    /// wall-clock time.
+    #[command(after_help = exit_status_help!())]
+    Shim(ShimBenchArgs),
+    /// The driver `bench shim` runs: one kind of call N times, prints CPU and wall ns per call.
+    #[command(hide = true, after_help = exit_status_help!())]
+    ShimDriver(ShimDriverArgs),
+}
+
+/// Arguments of `rampart bench shim`.
+#[derive(Debug, Args)]
+pub struct ShimBenchArgs {
+    /// Rounds; each runs the driver bare, with the shim and under the supervisor, in turn.
+    #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
+    /// Calls per run (execve: a fiftieth of it).
+    #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub calls: u64,
+    /// Only cases whose name contains TEXT (open-plain, open-symlink, open-denied, open-missing,
+    /// connect, exec).
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
+    /// The shim library [default: beside the rampart binary, else /usr/lib/rampart].
+    #[arg(long, value_name = "PATH", env = "RAMPART_SHIM")]
+    pub shim: Option<std::path::PathBuf>,
+}
+
+/// Arguments of `rampart bench shim-driver`.
+#[derive(Debug, Args)]
+pub struct ShimDriverArgs {
+    /// The case.
+    pub case: String,
+    /// Calls.
+    pub calls: u64,
+    /// The harness's scratch directory (holds the symbolic link).
+    #[arg(long, value_name = "DIR")]
+    pub dir: std::path::PathBuf,
 }
 
 /// Arguments of `rampart bench datapath`.
@@ -63,6 +102,41 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             );
             println!("|---|---:|---:|---:|---:|---:|---:|");
             run_datapath(&opts, &mut |r| println!("{}", row(r)));
+            Ok(())
+        }
+        BenchWhat::Shim(a) => {
+            let opts = container::bench::BenchOptions {
+                exe: std::env::current_exe()?,
+                library: crate::run::shim_library(a.shim.as_ref())?,
+                rounds: a.rounds as usize,
+                calls: a.calls,
+                only: a.only.clone(),
+                scratch: container::run::scratch_base().unwrap_or_else(std::env::temp_dir),
+            };
+            println!(
+                "| call | calls/run | bare ns | with shim ns | shim adds | bare wall ns | seccomp wall ns | seccomp adds |"
+            );
+            println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+            container::bench::run(&opts, |r| {
+                let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
+                println!(
+                    "| {} | {} | {:.0} | {:.0} | {:+.0} | {:.0} | {} | {} |",
+                    r.case,
+                    r.calls,
+                    r.bare,
+                    r.shim,
+                    r.shim_added,
+                    r.bare_wall,
+                    opt(r.seccomp),
+                    r.seccomp_added
+                        .map_or("-".to_owned(), |v| format!("{v:+.0}"))
+                );
+            })?;
+            Ok(())
+        }
+        BenchWhat::ShimDriver(a) => {
+            let (cpu, wall) = container::bench::driver(&a.case, a.calls, &a.dir)?;
+            println!("{cpu:.1} {wall:.1}");
             Ok(())
         }
     }
