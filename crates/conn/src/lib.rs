@@ -10,8 +10,11 @@
 //! 1. an IP fragment goes to [`Defrag::push`]; `Held` and `Dropped` end the packet's way
 //!    (counted); `Complete` writes the reassembled datagram as one Ethernet frame into the
 //!    caller's buffer, which the caller parses afresh and carries on with;
-//! 2. [`ConnTable::track`] gives the packet its [`ConnHandle`], [`Direction`], [`ConnState`]
-//!    and packet number in the connection, or `None` (not IP, unreadable, table full);
+//! 2. [`ConnTable::track_key`] gives the packet its [`ConnHandle`], [`Direction`],
+//!    [`ConnState`] and packet number in the connection, or `None` (not IP, unreadable, table
+//!    full), from the packet's flow key and a few of its bytes, with no parse; for what the key
+//!    cannot say (ICMP errors, IPv6 extension headers, IPv4 options, fragments) it answers
+//!    [`NeedsParse`], and [`ConnTable::track`] gives the same from the packet's full parse;
 //! 3. connections that end meanwhile (found timed out, early-dropped, replaced by a new TCP
 //!    connection on the same tuple) reach the closure passed to `track` as [`ConnRecord`]s,
 //!    before any engine sees a packet of a connection that reuses the slot;
@@ -80,7 +83,9 @@ pub use key::{
 };
 pub use record::ConnRecord;
 pub use steer::SteeringKey;
-pub use table::{ConnConfig, ConnCounters, ConnHandle, ConnTable, TableCounters, Tracked};
+pub use table::{
+    ConnConfig, ConnCounters, ConnHandle, ConnTable, NeedsParse, TableCounters, Tracked,
+};
 pub use tcp::{AcceptAll, Segment, SegmentCheck, TcpPeer, TcpState, TcpTrack};
 pub use timeouts::{StateTimeouts, Timeouts};
 

@@ -24,10 +24,11 @@
 //! connections go to a caller's closure as plain [`ConnRecord`]s.
 
 use events::{FlowEndReason, FlowState, FlowTcp};
+use flow::FlowKey;
 use wire::{L4, ParsedPacket, ip_proto};
 
 use crate::hash::{Keys, fold_mul};
-use crate::key::{Class, ConnKey, PacketTuple, Untracked, classify};
+use crate::key::{Class, ConnKey, KeyClass, PacketTuple, Untracked, classify, classify_key};
 use crate::tcp::{AcceptAll, Segment, SegmentCheck, TcpState, TcpTrack};
 use crate::{ConnRecord, ConnState, Direction, Timeouts};
 
@@ -77,6 +78,11 @@ impl ConnHandle {
         self.generation
     }
 }
+
+/// [`ConnTable::track_key`] cannot read this packet from its flow key: track it with its
+/// parse ([`ConnTable::track`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeedsParse;
 
 /// What the table says about one packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -315,7 +321,12 @@ impl<C: SegmentCheck> ConnTable<C> {
         self.counters.packets += 1;
         match classify(frame, p) {
             Class::Conn { tuple, icmp } => {
-                self.track_conn(frame, p, &tuple, icmp, vlan, now_ns, ended)
+                let seg = if p.l4 == L4::Tcp {
+                    Segment::read(frame, usize::from(p.l4_offset), p.payload_len)
+                } else {
+                    None
+                };
+                self.track_conn(frame.len(), &tuple, icmp, seg, vlan, now_ns, ended)
             }
             Class::IcmpError {
                 quoted,
@@ -343,14 +354,49 @@ impl<C: SegmentCheck> ConnTable<C> {
         }
     }
 
+    /// [`ConnTable::track`] without the parse: the same answer, the same records and counters,
+    /// for a packet whose flow key `key` (from `FlowKey::from_frame`, or `FlowKey::extract` of
+    /// its parse) shows a shape read straight from the bytes: up to two VLAN tags, IPv4
+    /// without options or IPv6 without extension headers, not a fragment, then TCP, UDP, SCTP,
+    /// ICMP or ICMPv6 other than an error, or any other protocol, with its transport header
+    /// whole. The few bytes the key does not hold (TCP sequence numbers, window and options,
+    /// an echo identifier) are read from `frame` at the offsets the key implies, checked
+    /// against the frame.
+    ///
+    /// `Err(NeedsParse)` for every other packet (ICMP errors, IPv6 extension headers, IPv4
+    /// options, fragments, a cut header), with the table untouched: call
+    /// [`ConnTable::track`] with its parse. A key of another frame gives a wrong answer, never
+    /// a panic.
+    #[inline]
+    pub fn track_key(
+        &mut self,
+        frame: &[u8],
+        key: &FlowKey,
+        vlan: u16,
+        now_ns: u64,
+        ended: &mut impl FnMut(ConnRecord),
+    ) -> Result<Option<Tracked>, NeedsParse> {
+        let class = classify_key(frame, key).ok_or(NeedsParse)?;
+        self.counters.packets += 1;
+        Ok(match class {
+            KeyClass::Conn { tuple, icmp, seg } => {
+                self.track_conn(frame.len(), &tuple, icmp, seg, vlan, now_ns, ended)
+            }
+            KeyClass::NotIp => {
+                self.counters.not_ip += 1;
+                None
+            }
+        })
+    }
+
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn track_conn(
         &mut self,
-        frame: &[u8],
-        p: &ParsedPacket,
+        len: usize,
         tuple: &PacketTuple,
         icmp: Option<(u8, u8)>,
+        seg: Option<Segment>,
         vlan: u16,
         now_ns: u64,
         ended: &mut impl FnMut(ConnRecord),
@@ -358,11 +404,6 @@ impl<C: SegmentCheck> ConnTable<C> {
         let (key, src_low) = tuple.key(vlan);
         let hash = self.hash(&key);
         let now_secs = now_ns / NANOS;
-        let seg = if p.l4 == L4::Tcp {
-            Segment::read(frame, usize::from(p.l4_offset), p.payload_len)
-        } else {
-            None
-        };
         let mut found = self.find(hash, &key);
         if let Some(i) = found {
             let e = &self.entries[i];
@@ -390,7 +431,7 @@ impl<C: SegmentCheck> ConnTable<C> {
         let dir = direction(e, src_low);
         let d = dir as usize;
         e.pkts[d] += 1;
-        e.bytes[d] += frame.len() as u64;
+        e.bytes[d] += len as u64;
         e.last_ns = now_ns;
         e.flags |= if dir == Direction::ToServer {
             flag::SEEN_TS
@@ -876,3 +917,6 @@ fn record(e: &Entry, index: usize, reason: FlowEndReason) -> ConnRecord {
         tcp,
     }
 }
+
+#[cfg(test)]
+mod tests;
