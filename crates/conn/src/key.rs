@@ -409,35 +409,75 @@ pub fn classify(frame: &[u8], p: &ParsedPacket) -> Class {
     }
 }
 
-/// What [`classify_key`] found: what [`classify`] would, for the shapes it reads.
+/// A packet's connection key and hash, read from its flow key by
+/// [`crate::ConnTable::lookup_key`] ahead of [`crate::ConnTable::track_lookup`], so that a
+/// batch's index slots and entries can be prefetched before any packet of it is tracked. It
+/// depends only on the packet, its VLAN and the table's hash key, never on the table's
+/// contents: made early, it is still right whatever the packets before it did to the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum KeyClass {
-    /// A packet of its own connection, with its ICMP type and code and its TCP segment.
-    Conn {
-        tuple: PacketTuple,
+pub struct ConnLookup {
+    pub(crate) key: ConnKey,
+    pub(crate) hash: u32,
+    /// The frame's length (what the byte counters add).
+    pub(crate) len: u32,
+    pub(crate) seg: Option<Segment>,
+    pub(crate) icmp: Option<(u8, u8)>,
+    /// The packet's source is the key's lower endpoint.
+    pub(crate) src_low: bool,
+    /// False for a packet that is not IP (no connection, counted).
+    pub(crate) ip: bool,
+}
+
+impl ConnLookup {
+    /// The lookup of a packet of the connection `tuple` under `vlan`, its hash not yet made.
+    #[inline(always)]
+    pub(crate) fn new(
+        len: usize,
+        tuple: &PacketTuple,
         icmp: Option<(u8, u8)>,
         seg: Option<Segment>,
-    },
-    /// Not IPv4 or IPv6.
-    NotIp,
+        vlan: u16,
+    ) -> ConnLookup {
+        let (key, src_low) = tuple.key(vlan);
+        ConnLookup {
+            key,
+            hash: 0,
+            len: len as u32,
+            seg,
+            icmp,
+            src_low,
+            ip: true,
+        }
+    }
 }
 
 /// [`classify`] (and the TCP segment the table reads) from the packet's flow key instead of
-/// its parse. `key` must be the key of `frame` (`FlowKey::from_frame` or `FlowKey::extract`
-/// of its parse); with another frame's key the answer is wrong, never a panic. `None` when the
-/// packet is not of a shape read here: parse it and call [`classify`].
+/// its parse, as the lookup of the packet under `vlan` (its hash not yet made). `key` must be
+/// the key of `frame` (`FlowKey::from_frame` or `FlowKey::extract` of its parse); with another
+/// frame's key the answer is wrong, never a panic. `None` when the packet is not of a shape
+/// read here: parse it and call [`classify`].
 ///
 /// The key says which ethertype follows how many VLAN tags; the frame's ethertype field at
 /// that place is checked against it (so a third tag, which the key cannot show, declines),
 /// then the IP header's version and length, then the transport header's length, so that the
 /// offsets used are the parse's.
 #[inline(always)]
-pub(crate) fn classify_key(frame: &[u8], key: &FlowKey) -> Option<KeyClass> {
+pub(crate) fn classify_key(frame: &[u8], key: &FlowKey, vlan: u16) -> Option<ConnLookup> {
     let v6 = match key.dl_type() {
         ethertype::IPV4 => false,
         ethertype::IPV6 => true,
         // Without an IP ethertype after at most two tags the parse finds no IP header either.
-        _ => return Some(KeyClass::NotIp),
+        _ => {
+            return Some(ConnLookup {
+                key: ConnKey::default(),
+                hash: 0,
+                len: 0,
+                seg: None,
+                icmp: None,
+                src_low: false,
+                ip: false,
+            });
+        }
     };
     let w = key.words();
     let tags = (w[3] >> 16) as usize & 3;
@@ -551,11 +591,7 @@ pub(crate) fn classify_key(frame: &[u8], key: &FlowKey) -> Option<KeyClass> {
         }
         _ => {}
     }
-    Some(KeyClass::Conn {
-        tuple: t,
-        icmp,
-        seg,
-    })
+    Some(ConnLookup::new(frame.len(), &t, icmp, seg, vlan))
 }
 
 /// The tuple of the packet an ICMP error quotes, starting at `at` (after the 8-byte ICMP

@@ -67,6 +67,7 @@
 mod defrag;
 mod hash;
 mod key;
+mod mem;
 mod record;
 mod steer;
 mod table;
@@ -78,8 +79,8 @@ pub use defrag::{
     OverlapPolicy,
 };
 pub use key::{
-    Class, ConnKey, IPPROTO_SCTP, PacketTuple, PortKind, Untracked, classify, icmpv4_counterpart,
-    icmpv4_is_error, icmpv6_counterpart, icmpv6_is_error,
+    Class, ConnKey, ConnLookup, IPPROTO_SCTP, PacketTuple, PortKind, Untracked, classify,
+    icmpv4_counterpart, icmpv4_is_error, icmpv6_counterpart, icmpv6_is_error,
 };
 pub use record::ConnRecord;
 pub use steer::SteeringKey;

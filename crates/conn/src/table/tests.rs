@@ -1,8 +1,10 @@
-//! `track_key` against `track`: three tables fed the same packets, one through the parse, one
+//! `track_key` against `track`: four tables fed the same packets, one through the parse, one
 //! through `track_key` with the key read from the bytes (`FlowKey::from_frame`), one with the
-//! key extracted from the parse, each falling back to `track` when asked to. After every
-//! packet their answers, the records of the connections that ended and their counters must be
-//! equal; at the end so must the records of what is left.
+//! key extracted from the parse, and one as the datapath feeds it a batch (every lookup of a
+//! run of packets made and its entry prefetched before the first of them is tracked), each
+//! falling back to `track` when asked to. After every packet their answers, the records of the
+//! connections that ended, the TCP records and the counters must be equal; at the end so must
+//! the records of what is left.
 //!
 //! The frames are generated to cover what the fast path reads and every shape it must decline
 //! (three VLAN tags, IPv4 options, fragments, IPv6 extension headers, ICMP errors, cut and
@@ -233,11 +235,12 @@ fn random_frame(bytes: &[u8], et: u16, first: u8) -> Vec<u8> {
     f
 }
 
-/// The three tables.
+/// The four tables.
 struct Trio {
     parse: ConnTable,
     frame_key: ConnTable,
     parse_key: ConnTable,
+    batched: ConnTable,
 }
 
 impl Trio {
@@ -251,13 +254,29 @@ impl Trio {
             parse: ConnTable::new(config),
             frame_key: ConnTable::new(config),
             parse_key: ConnTable::new(config),
+            batched: ConnTable::new(config),
         }
     }
 
-    fn push(&mut self, frame: &[u8], vlan: u16, now: u64) -> Result<(), TestCaseError> {
+    /// The batched table's lookup of a packet, made (and its entry prefetched) ahead.
+    fn ahead(&self, frame: &[u8], vlan: u16) -> Result<ConnLookup, NeedsParse> {
+        let (key, _) = FlowKey::from_frame(3, frame).ok_or(NeedsParse)?;
+        let l = self.batched.lookup_key(frame, &key, vlan)?;
+        self.batched.prefetch_index(&l);
+        self.batched.prefetch_entry(&l);
+        Ok(l)
+    }
+
+    fn push(
+        &mut self,
+        frame: &[u8],
+        vlan: u16,
+        now: u64,
+        ahead: Result<ConnLookup, NeedsParse>,
+    ) -> Result<(), TestCaseError> {
         let p = wire::parse_packet(frame);
-        let mut ended = [Vec::new(), Vec::new(), Vec::new()];
-        let [e0, e1, e2] = &mut ended;
+        let mut ended = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        let [e0, e1, e2, e3] = &mut ended;
         let want = self
             .parse
             .track(frame, &p, vlan, now, &mut |r: ConnRecord| e0.push(r));
@@ -285,40 +304,54 @@ impl Trio {
                 .parse_key
                 .track(frame, &p, vlan, now, &mut |r| e2.push(r)),
         };
+        let batched = match ahead {
+            Ok(l) => self.batched.track_lookup(&l, now, &mut |r| e3.push(r)),
+            Err(NeedsParse) => self
+                .batched
+                .track(frame, &p, vlan, now, &mut |r| e3.push(r)),
+        };
+        prop_assert_eq!(want, batched, "batched: {:02x?}", frame);
+        prop_assert_eq!(&ended[0], &ended[3], "batched: {:02x?}", frame);
         prop_assert_eq!(want, by_frame, "frame key: {:02x?}", frame);
         prop_assert_eq!(want, by_parse, "parse key: {:02x?}", frame);
         prop_assert_eq!(&ended[0], &ended[1], "frame key: {:02x?}", frame);
         prop_assert_eq!(&ended[0], &ended[2], "parse key: {:02x?}", frame);
         if let Some(t) = want {
             // What the records do not show: the TCP session's sequence records, the counters.
-            let tables = [&self.parse, &self.frame_key, &self.parse_key];
+            let tables = [&self.parse, &self.frame_key, &self.parse_key, &self.batched];
             let tcp = tables.map(|x| x.tcp(t.handle).copied());
-            prop_assert_eq!(tcp[0], tcp[1], "frame key: {:02x?}", frame);
-            prop_assert_eq!(tcp[0], tcp[2], "parse key: {:02x?}", frame);
             let counters = tables.map(|x| x.counters_of(t.handle));
-            prop_assert_eq!(counters[0], counters[1], "frame key: {:02x?}", frame);
-            prop_assert_eq!(counters[0], counters[2], "parse key: {:02x?}", frame);
+            for k in 1..4 {
+                prop_assert_eq!(tcp[0], tcp[k], "table {}: {:02x?}", k, frame);
+                prop_assert_eq!(counters[0], counters[k], "table {}: {:02x?}", k, frame);
+            }
         }
         self.same_counters()
     }
 
     fn same_counters(&self) -> Result<(), TestCaseError> {
-        prop_assert_eq!(self.parse.counters(), self.frame_key.counters());
-        prop_assert_eq!(self.parse.counters(), self.parse_key.counters());
-        prop_assert_eq!(self.parse.len(), self.frame_key.len());
+        for t in [&self.frame_key, &self.parse_key, &self.batched] {
+            prop_assert_eq!(self.parse.counters(), t.counters());
+            prop_assert_eq!(self.parse.len(), t.len());
+        }
         Ok(())
     }
 
     fn finish(mut self, now: u64) -> Result<(), TestCaseError> {
-        let mut left = [Vec::new(), Vec::new(), Vec::new()];
-        self.parse.expire(now, |r| left[0].push(r));
-        self.frame_key.expire(now, |r| left[1].push(r));
-        self.parse_key.expire(now, |r| left[2].push(r));
-        self.parse.drain(|r| left[0].push(r));
-        self.frame_key.drain(|r| left[1].push(r));
-        self.parse_key.drain(|r| left[2].push(r));
-        prop_assert_eq!(&left[0], &left[1]);
-        prop_assert_eq!(&left[0], &left[2]);
+        let mut left = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        let tables = [
+            &mut self.parse,
+            &mut self.frame_key,
+            &mut self.parse_key,
+            &mut self.batched,
+        ];
+        for (t, left) in tables.into_iter().zip(left.iter_mut()) {
+            t.expire(now, |r| left.push(r));
+            t.drain(|r| left.push(r));
+        }
+        for k in 1..4 {
+            prop_assert_eq!(&left[0], &left[k]);
+        }
         self.same_counters()
     }
 }
@@ -335,10 +368,19 @@ proptest! {
     ) {
         let mut trio = Trio::new();
         let mut now = 1_000 * SEC;
-        for (dice, step, vlan) in &packets {
-            // Mostly packets a fraction of a second apart, now and then a long idle.
-            now += if *step < 36 { u64::from(*step) * SEC / 8 } else { u64::from(*step) * SEC };
-            trio.push(&generated(dice), *vlan, now)?;
+        // Runs of up to eight packets, each run's lookups made ahead, as a batch's.
+        for run in packets.chunks(8) {
+            let frames: Vec<Vec<u8>> = run.iter().map(|(dice, ..)| generated(dice)).collect();
+            let ahead: Vec<_> = frames
+                .iter()
+                .zip(run)
+                .map(|(f, (_, _, vlan))| trio.ahead(f, *vlan))
+                .collect();
+            for ((f, (_, step, vlan)), l) in frames.iter().zip(run).zip(ahead) {
+                // Mostly packets a fraction of a second apart, now and then a long idle.
+                now += if *step < 36 { u64::from(*step) * SEC / 8 } else { u64::from(*step) * SEC };
+                trio.push(f, *vlan, now, l)?;
+            }
         }
         // (How many took the fast path is checked over many frames below, where a share
         // means something.)
@@ -360,7 +402,9 @@ proptest! {
         let mut now = 1_000 * SEC;
         for (bytes, et, first) in &packets {
             now += SEC / 4;
-            trio.push(&random_frame(bytes, *et, *first), 0, now)?;
+            let f = random_frame(bytes, *et, *first);
+            let l = trio.ahead(&f, 0);
+            trio.push(&f, 0, now, l)?;
         }
         trio.finish(now)?;
     }
