@@ -121,7 +121,7 @@ impl Segment {
 /// byte), if it has one. Apart from [`Segment::read`], which other segments take without a
 /// call.
 #[inline(never)]
-fn window_scale(frame: &[u8], l4: usize, offset: u8) -> Option<u8> {
+pub(crate) fn window_scale(frame: &[u8], l4: usize, offset: u8) -> Option<u8> {
     let hl = usize::from(offset >> 4) * 4;
     let opts = frame.get(l4 + 20..l4 + hl.max(20))?;
     let mut wscale = None;
