@@ -58,35 +58,28 @@ impl Worker {
     pub(super) fn connection_stage(&mut self, batch: &mut Batch, obs: &mut dyn Observer) -> usize {
         let n = batch.len.min(MAX_BATCH);
         let batched = self.conns.len() >= CONN_PREFETCH_FROM;
-        let mut ip = 0u32;
-        for i in 0..n {
-            self.conn_info[i] = None;
-            if !self.alive[i] {
-                continue;
-            }
-            let key = &self.keys[i];
-            let dl_type = key.dl_type();
-            if dl_type != 0x0800 && dl_type != 0x86dd {
-                continue;
-            }
-            let in_port = batch.bufs[i].in_port;
-            let vlan = self
-                .slow
-                .ports()
-                .get(in_port)
-                .and_then(|p| p.vlan.admit(key.vlan().map(|tci| tci & 0x0fff)))
-                .unwrap_or(0);
-            self.conn_vlans[i] = vlan;
-            ip |= 1 << i;
-            if batched && key.nw_frag() == flow::NwFrag::None {
-                let l = self.conns.lookup_key(batch.bufs[i].frame(), key, vlan);
-                if let Ok(l) = &l {
-                    self.conns.prefetch_index(l);
-                }
-                self.conn_lookups[i] = l;
-            }
-        }
+        let mut todo = if n == MAX_BATCH {
+            u32::MAX
+        } else {
+            (1u32 << n) - 1
+        };
         if batched {
+            let mut ip = 0u32;
+            for i in 0..n {
+                let Some(vlan) = self.conn_vlan(batch, i) else {
+                    continue;
+                };
+                self.conn_vlans[i] = vlan;
+                ip |= 1 << i;
+                let key = &self.keys[i];
+                if key.nw_frag() == flow::NwFrag::None {
+                    let l = self.conns.lookup_key(batch.bufs[i].frame(), key, vlan);
+                    if let Ok(l) = &l {
+                        self.conns.prefetch_index(l);
+                    }
+                    self.conn_lookups[i] = l;
+                }
+            }
             let mut m = ip;
             while m != 0 {
                 let i = m.trailing_zeros() as usize;
@@ -95,13 +88,20 @@ impl Worker {
                     self.conns.prefetch_entry(l);
                 }
             }
+            todo = ip;
         }
         let mut gone = 0;
-        let mut m = ip;
-        while m != 0 {
-            let i = m.trailing_zeros() as usize;
-            m &= m - 1;
-            let vlan = self.conn_vlans[i];
+        while todo != 0 {
+            let i = todo.trailing_zeros() as usize;
+            todo &= todo - 1;
+            let vlan = if batched {
+                self.conn_vlans[i]
+            } else {
+                match self.conn_vlan(batch, i) {
+                    Some(v) => v,
+                    None => continue,
+                }
+            };
             let now = batch.times[i];
             let whole = self.keys[i].nw_frag() == flow::NwFrag::None;
             if !whole {
@@ -158,6 +158,29 @@ impl Worker {
             }
         }
         gone
+    }
+
+    /// The VLAN the connection of packet `i` is tracked under, or `None` when it gets no
+    /// connection (dropped already, not IP); clears its connection either way.
+    #[inline(always)]
+    fn conn_vlan(&mut self, batch: &Batch, i: usize) -> Option<u16> {
+        self.conn_info[i] = None;
+        if !self.alive[i] {
+            return None;
+        }
+        let key = &self.keys[i];
+        let dl_type = key.dl_type();
+        if dl_type != 0x0800 && dl_type != 0x86dd {
+            return None;
+        }
+        let in_port = batch.bufs[i].in_port;
+        Some(
+            self.slow
+                .ports()
+                .get(in_port)
+                .and_then(|p| p.vlan.admit(key.vlan().map(|tci| tci & 0x0fff)))
+                .unwrap_or(0),
+        )
     }
 
     /// Hands the connections in `self.ended` to the engines and the observer, at the point
