@@ -463,18 +463,29 @@ impl<C: SegmentCheck> ConnTable<C> {
     /// A hint only.
     #[inline(always)]
     pub fn prefetch_entry(&self, l: &ConnLookup) {
-        if let Some(&s) = self.slots.get(l.hash as usize & self.mask)
-            && (s >> 32) as u32 == l.hash
-        {
-            let e = self
-                .entries
-                .as_ptr()
-                .wrapping_add((s as u32).wrapping_sub(1) as usize);
-            prefetch(e);
-            prefetch(e.cast::<u8>().wrapping_add(64));
-            if l.seg.is_some() {
-                prefetch(e.cast::<u8>().wrapping_add(128));
+        // The first few slots of the probe sequence (a cache line holds eight): at half load
+        // a third of the connections are not in their home slot.
+        let mut at = l.hash as usize & self.mask;
+        for _ in 0..4 {
+            let Some(&s) = self.slots.get(at) else {
+                return;
+            };
+            if s == 0 {
+                return;
             }
+            if (s >> 32) as u32 == l.hash {
+                let e = self
+                    .entries
+                    .as_ptr()
+                    .wrapping_add((s as u32).wrapping_sub(1) as usize);
+                prefetch(e);
+                prefetch(e.cast::<u8>().wrapping_add(64));
+                if l.seg.is_some() {
+                    prefetch(e.cast::<u8>().wrapping_add(128));
+                }
+                return;
+            }
+            at = (at + 1) & self.mask;
         }
     }
 
