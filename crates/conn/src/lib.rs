@@ -15,6 +15,10 @@
 //!    full), from the packet's flow key and a few of its bytes, with no parse; for what the key
 //!    cannot say (ICMP errors, IPv6 extension headers, IPv4 options, fragments) it answers
 //!    [`NeedsParse`], and [`ConnTable::track`] gives the same from the packet's full parse;
+//!    with many connections, a batch's [`ConnTable::lookup_key`]s are made first, their index
+//!    slots and entries prefetched ([`ConnTable::prefetch_index`],
+//!    [`ConnTable::prefetch_entry`]), then the packets tracked in order
+//!    ([`ConnTable::track_lookup`]), so that the batch's cache misses overlap;
 //! 3. connections that end meanwhile (found timed out, early-dropped, replaced by a new TCP
 //!    connection on the same tuple) reach the closure passed to `track` as [`ConnRecord`]s,
 //!    before any engine sees a packet of a connection that reuses the slot;
@@ -56,7 +60,8 @@
 //! a parse that does not match its frame gives a wrong key, never a panic); lose a connection
 //! silently (every end is handed over, every packet without a connection is counted); or
 //! depend on a secret or on the number of workers for what it writes (`flow_id` is a public
-//! function of the connection).
+//! function of the connection). The only `unsafe` is in `mem.rs`: a prefetch hint and the
+//! request for huge pages, neither of which any result may depend on.
 //!
 //! # Timeouts
 //!
