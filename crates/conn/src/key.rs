@@ -16,8 +16,20 @@
 //! ICMP errors (destination unreachable, packet too big, time exceeded, parameter problem) do
 //! not get a key of their own: [`classify`] returns the tuple of the packet they quote, which
 //! the table looks up.
+//!
+//! [`classify`] reads a packet through its full parse. The datapath's per-packet path has no
+//! parse: it has the flow key, read straight from the bytes, and `classify_key` builds the
+//! same tuple from that key and the few bytes it does not hold (the TCP header's sequence
+//! numbers, an echo identifier), at the offsets the key's shape implies. It covers the shapes
+//! nearly all traffic has (up to two VLAN tags, then IPv4 without options or IPv6 without
+//! extension headers, not a fragment, a whole transport header) and declines everything else
+//! (ICMP errors included), for the caller to parse. Where it answers, its answer is
+//! `classify`'s: a property test in `table.rs` holds the two to that.
 
-use wire::{Fragment, L3, L4, ParsedPacket, ip_proto};
+use flow::FlowKey;
+use wire::{Fragment, L3, L4, ParsedPacket, ethertype, ip_proto};
+
+use crate::tcp::Segment;
 
 /// IP protocol number of SCTP.
 pub const IPPROTO_SCTP: u8 = 132;
@@ -154,7 +166,7 @@ pub struct PacketTuple {
 
 impl PacketTuple {
     /// The key under `vlan`, and whether the packet's source is the key's lower endpoint.
-    #[inline]
+    #[inline(always)]
     pub fn key(&self, vlan: u16) -> (ConnKey, bool) {
         let src_low = (self.src.0, self.src.1, self.sport) <= (self.dst.0, self.dst.1, self.dport);
         let (lo, hi, lp, hp) = if src_low {
@@ -395,6 +407,251 @@ pub fn classify(frame: &[u8], p: &ParsedPacket) -> Class {
         tuple: t,
         icmp: None,
     }
+}
+
+/// A packet's connection key and hash, read from its flow key by
+/// [`crate::ConnTable::lookup_key`] ahead of [`crate::ConnTable::track_lookup`], so that a
+/// batch's index slots and entries can be prefetched before any packet of it is tracked. It
+/// depends only on the packet, its VLAN and the table's hash key, never on the table's
+/// contents: made early, it is still right whatever the packets before it did to the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnLookup {
+    pub(crate) key: ConnKey,
+    pub(crate) hash: u32,
+    /// The frame's length (what the byte counters add).
+    pub(crate) len: u32,
+    pub(crate) seg: Option<Segment>,
+    pub(crate) icmp: Option<(u8, u8)>,
+    /// The packet's source is the key's lower endpoint.
+    pub(crate) src_low: bool,
+    /// False for a packet that is not IP (no connection, counted).
+    pub(crate) ip: bool,
+}
+
+impl ConnLookup {
+    /// The lookup of a packet of the connection `tuple` under `vlan`, its hash not yet made.
+    #[inline(always)]
+    pub(crate) fn new(
+        len: usize,
+        tuple: &PacketTuple,
+        icmp: Option<(u8, u8)>,
+        seg: Option<Segment>,
+        vlan: u16,
+    ) -> ConnLookup {
+        let (key, src_low) = tuple.key(vlan);
+        ConnLookup {
+            key,
+            hash: 0,
+            len: len as u32,
+            seg,
+            icmp,
+            src_low,
+            ip: true,
+        }
+    }
+}
+
+/// [`classify`] (and the TCP segment the table reads) from the packet's flow key instead of
+/// its parse, as the lookup of the packet under `vlan` (its hash not yet made). `key` must be
+/// the key of `frame` (`FlowKey::from_frame` or `FlowKey::extract` of its parse); with another
+/// frame's key the answer is wrong, never a panic. `None` when the packet is not of a shape
+/// read here: parse it and call [`classify`].
+///
+/// The key says which ethertype follows how many VLAN tags; the frame's ethertype field at
+/// that place is checked against it (so a third tag, which the key cannot show, declines),
+/// then the IP header's version and length, then the transport header's length, so that the
+/// offsets used are the parse's.
+#[inline(always)]
+pub(crate) fn classify_key(frame: &[u8], key: &FlowKey, vlan: u16) -> Option<ConnLookup> {
+    let v6 = match key.dl_type() {
+        ethertype::IPV4 => false,
+        ethertype::IPV6 => true,
+        // Without an IP ethertype after at most two tags the parse finds no IP header either.
+        _ => {
+            return Some(ConnLookup {
+                key: ConnKey::default(),
+                hash: 0,
+                len: 0,
+                seg: None,
+                icmp: None,
+                src_low: false,
+                ip: false,
+            });
+        }
+    };
+    let w = key.words();
+    let tags = (w[3] >> 16) as usize & 3;
+    if !v6
+        && tags == 0
+        && let Some(l) = plain_ipv4(frame, vlan)
+    {
+        return Some(l);
+    }
+    let l3 = 14 + 4 * ((tags & 1) + (tags >> 1));
+    if frame.get(l3 - 2..l3)? != key.dl_type().to_be_bytes() {
+        return None;
+    }
+    let (src, dst, proto, l4, ip_end) = if v6 {
+        let h = frame.get(l3..l3 + 40)?;
+        let next = h[6];
+        if h[0] >> 4 != 6
+            || matches!(
+                next,
+                ip_proto::HOPOPT
+                    | ip_proto::IPV6_ROUTE
+                    | ip_proto::IPV6_FRAG
+                    | ip_proto::IPV6_OPTS
+                    | ip_proto::AH
+                    | ip_proto::IPV6_NONXT
+            )
+        {
+            return None;
+        }
+        // A zero payload length (jumbogram, GSO super-frame): the frame's end, as the parse.
+        let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
+        let ip_end = if plen == 0 {
+            frame.len()
+        } else {
+            l3 + 40 + plen
+        };
+        ((w[4], w[5]), (w[6], w[7]), next, l3 + 40, ip_end)
+    } else {
+        let h = frame.get(l3..l3 + 20)?;
+        let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        // Version 4 without options, a sane length, not a fragment (MF and offset clear).
+        if h[0] != 0x45 || total < 20 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+            return None;
+        }
+        ((w[4], 0), (w[6], 0), h[9], l3 + 20, l3 + total)
+    };
+    let mut t = PacketTuple {
+        src,
+        dst,
+        sport: 0,
+        dport: 0,
+        proto,
+        v6,
+        kind: PortKind::None as u8,
+    };
+    let mut icmp = None;
+    let mut seg = None;
+    match proto {
+        ip_proto::TCP => {
+            let h = frame.get(l4..l4 + 20)?;
+            let doff = usize::from(h[12] >> 4) * 4;
+            // As the parse: no payload behind a data offset below 20 or beyond the datagram,
+            // and a header cut short by the frame is malformed (left to `classify`).
+            let payload_len = if doff < 20 {
+                0
+            } else if l4 + doff > frame.len() {
+                return None;
+            } else {
+                ip_end.min(frame.len()).saturating_sub(l4 + doff)
+            };
+            t.sport = key.tp_src();
+            t.dport = key.tp_dst();
+            t.kind = PortKind::Transport as u8;
+            seg = Some(Segment::read(frame, l4, payload_len as u32)?);
+        }
+        ip_proto::UDP => {
+            frame.get(l4..l4 + 8)?;
+            t.sport = key.tp_src();
+            t.dport = key.tp_dst();
+            t.kind = PortKind::Transport as u8;
+        }
+        ip_proto::ICMP | ip_proto::ICMPV6 => {
+            // The parse takes either protocol number as ICMP, and the family says which.
+            let (&ty, &code) = (frame.get(l4)?, frame.get(l4 + 1)?);
+            let (is_error, echo, counterpart) = if v6 {
+                (
+                    icmpv6_is_error(ty),
+                    ty == 128 || ty == 129,
+                    icmpv6_counterpart(ty),
+                )
+            } else {
+                (
+                    icmpv4_is_error(ty),
+                    ty == 8 || ty == 0,
+                    icmpv4_counterpart(ty),
+                )
+            };
+            if is_error {
+                return None;
+            }
+            if echo {
+                let id = be16(frame, l4 + 4)?;
+                t.sport = id;
+                t.dport = id;
+                t.kind = PortKind::Echo as u8;
+            } else {
+                t.sport = u16::from(ty);
+                t.dport = u16::from(counterpart);
+                t.kind = PortKind::IcmpType as u8;
+            }
+            icmp = Some((ty, code));
+        }
+        IPPROTO_SCTP => {
+            t.sport = be16(frame, l4)?;
+            t.dport = be16(frame, l4 + 2)?;
+            t.kind = PortKind::Transport as u8;
+        }
+        _ => {}
+    }
+    Some(ConnLookup::new(frame.len(), &t, icmp, seg, vlan))
+}
+
+/// [`classify_key`] for the commonest shape, read with one bounds check at fixed offsets:
+/// untagged IPv4 without options, not a fragment, then a whole TCP header with its data offset
+/// within the frame, or a UDP header (the frame at least 54 bytes either way). `None` for
+/// anything else, which the general reading takes.
+#[inline(always)]
+fn plain_ipv4(frame: &[u8], vlan: u16) -> Option<ConnLookup> {
+    let b = frame.first_chunk::<54>()?;
+    let total = usize::from(u16::from_be_bytes([b[16], b[17]]));
+    if b[12..15] != [0x08, 0x00, 0x45] || total < 20 || b[20] & 0x3f != 0 || b[21] != 0 {
+        return None;
+    }
+    let mut seg = None;
+    match b[23] {
+        ip_proto::TCP => {
+            let doff = usize::from(b[46] >> 4) * 4;
+            if doff < 20 || 34 + doff > frame.len() {
+                return None;
+            }
+            let payload_len = (14 + total).min(frame.len()).saturating_sub(34 + doff);
+            let flags = b[47];
+            seg = Some(Segment {
+                seq: u32::from_be_bytes([b[38], b[39], b[40], b[41]]),
+                ack: u32::from_be_bytes([b[42], b[43], b[44], b[45]]),
+                window: u16::from_be_bytes([b[48], b[49]]),
+                flags,
+                payload_len: payload_len as u32,
+                wscale: if flags & crate::tcp::flags::SYN != 0 {
+                    crate::tcp::window_scale(frame, 34, b[46])
+                } else {
+                    None
+                },
+            });
+        }
+        ip_proto::UDP => {}
+        _ => return None,
+    }
+    let t = PacketTuple {
+        src: (
+            u64::from(u32::from_le_bytes([b[26], b[27], b[28], b[29]])),
+            0,
+        ),
+        dst: (
+            u64::from(u32::from_le_bytes([b[30], b[31], b[32], b[33]])),
+            0,
+        ),
+        sport: u16::from_be_bytes([b[34], b[35]]),
+        dport: u16::from_be_bytes([b[36], b[37]]),
+        proto: b[23],
+        v6: false,
+        kind: PortKind::Transport as u8,
+    };
+    Some(ConnLookup::new(frame.len(), &t, None, seg, vlan))
 }
 
 /// The tuple of the packet an ICMP error quotes, starting at `at` (after the 8-byte ICMP

@@ -10,8 +10,15 @@
 //! 1. an IP fragment goes to [`Defrag::push`]; `Held` and `Dropped` end the packet's way
 //!    (counted); `Complete` writes the reassembled datagram as one Ethernet frame into the
 //!    caller's buffer, which the caller parses afresh and carries on with;
-//! 2. [`ConnTable::track`] gives the packet its [`ConnHandle`], [`Direction`], [`ConnState`]
-//!    and packet number in the connection, or `None` (not IP, unreadable, table full);
+//! 2. [`ConnTable::track_key`] gives the packet its [`ConnHandle`], [`Direction`],
+//!    [`ConnState`] and packet number in the connection, or `None` (not IP, unreadable, table
+//!    full), from the packet's flow key and a few of its bytes, with no parse; for what the key
+//!    cannot say (ICMP errors, IPv6 extension headers, IPv4 options, fragments) it answers
+//!    [`NeedsParse`], and [`ConnTable::track`] gives the same from the packet's full parse;
+//!    with many connections, a batch's [`ConnTable::lookup_key`]s are made first, their index
+//!    slots and entries prefetched ([`ConnTable::prefetch_index`],
+//!    [`ConnTable::prefetch_entry`]), then the packets tracked in order
+//!    ([`ConnTable::track_lookup`]), so that the batch's cache misses overlap;
 //! 3. connections that end meanwhile (found timed out, early-dropped, replaced by a new TCP
 //!    connection on the same tuple) reach the closure passed to `track` as [`ConnRecord`]s,
 //!    before any engine sees a packet of a connection that reuses the slot;
@@ -53,7 +60,8 @@
 //! a parse that does not match its frame gives a wrong key, never a panic); lose a connection
 //! silently (every end is handed over, every packet without a connection is counted); or
 //! depend on a secret or on the number of workers for what it writes (`flow_id` is a public
-//! function of the connection).
+//! function of the connection). The only `unsafe` is in `mem.rs`: a prefetch hint and the
+//! request for huge pages, neither of which any result may depend on.
 //!
 //! # Timeouts
 //!
@@ -64,6 +72,7 @@
 mod defrag;
 mod hash;
 mod key;
+mod mem;
 mod record;
 mod steer;
 mod table;
@@ -75,12 +84,14 @@ pub use defrag::{
     OverlapPolicy,
 };
 pub use key::{
-    Class, ConnKey, IPPROTO_SCTP, PacketTuple, PortKind, Untracked, classify, icmpv4_counterpart,
-    icmpv4_is_error, icmpv6_counterpart, icmpv6_is_error,
+    Class, ConnKey, ConnLookup, IPPROTO_SCTP, PacketTuple, PortKind, Untracked, classify,
+    icmpv4_counterpart, icmpv4_is_error, icmpv6_counterpart, icmpv6_is_error,
 };
 pub use record::ConnRecord;
 pub use steer::SteeringKey;
-pub use table::{ConnConfig, ConnCounters, ConnHandle, ConnTable, TableCounters, Tracked};
+pub use table::{
+    ConnConfig, ConnCounters, ConnHandle, ConnTable, NeedsParse, TableCounters, Tracked,
+};
 pub use tcp::{AcceptAll, Segment, SegmentCheck, TcpPeer, TcpState, TcpTrack};
 pub use timeouts::{StateTimeouts, Timeouts};
 

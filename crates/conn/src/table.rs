@@ -4,10 +4,21 @@
 //! * **Slab**: entries live in one `Vec` reserved at the configured maximum, so a slot index is
 //!   dense (engines keep per-connection state in a `Vec` indexed by [`ConnHandle::index`]) and
 //!   growth never reallocates. A slot's generation changes each time it is freed, so a stale
-//!   handle is detected rather than misread.
+//!   handle is detected rather than misread. An entry is three cache lines, in the order a
+//!   packet needs them: the key with what every lookup reads and returns (last-seen time,
+//!   generation, state, `flow_id`), then the counters, then the TCP session; what only the
+//!   timers and the records read (timer links, application protocol) is in a parallel `Vec`.
+//!   A packet of an established UDP connection touches two lines of its entry, a TCP one
+//!   three.
 //! * **Index**: linear probing over a power-of-two array at least twice the maximum, each slot
 //!   holding the entry's 32-bit hash and index; deletion shifts later entries back (no
 //!   tombstones). The hash is keyed with a per-table secret (see `hash.rs`).
+//! * **Batches**: [`ConnTable::lookup_key`] computes a packet's key and hash and prefetches its
+//!   index slot; [`ConnTable::prefetch_entry`] then prefetches the entry the slot names. A
+//!   caller that does both for a whole batch before tracking any packet
+//!   ([`ConnTable::track_lookup`]) overlaps the batch's cache misses instead of taking them
+//!   one after the other. The slab and the index ask for transparent huge pages, so that a
+//!   table of a million connections does not miss the TLB on every packet as well.
 //! * **Timers**: one list per protocol class and flow state (the twelve timeout classes of
 //!   [`crate::Timeouts`]), oldest first. A packet only stamps its entry's last-seen time; the
 //!   entry moves to the tail of its list lazily, when [`ConnTable::expire`] finds it at the
@@ -24,10 +35,12 @@
 //! connections go to a caller's closure as plain [`ConnRecord`]s.
 
 use events::{FlowEndReason, FlowState, FlowTcp};
+use flow::FlowKey;
 use wire::{L4, ParsedPacket, ip_proto};
 
 use crate::hash::{Keys, fold_mul};
-use crate::key::{Class, ConnKey, PacketTuple, Untracked, classify};
+use crate::key::{Class, ConnKey, ConnLookup, PacketTuple, Untracked, classify, classify_key};
+use crate::mem::{advise_huge_pages, prefetch};
 use crate::tcp::{AcceptAll, Segment, SegmentCheck, TcpState, TcpTrack};
 use crate::{ConnRecord, ConnState, Direction, Timeouts};
 
@@ -77,6 +90,11 @@ impl ConnHandle {
         self.generation
     }
 }
+
+/// [`ConnTable::track_key`] cannot read this packet from its flow key: track it with its
+/// parse ([`ConnTable::track`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NeedsParse;
 
 /// What the table says about one packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,35 +166,51 @@ const FS_NEW: u8 = 0;
 const FS_ESTABLISHED: u8 = 1;
 const FS_CLOSED: u8 = 2;
 
+/// One connection, in three cache lines (see the module documentation).
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(64))]
 struct Entry {
+    // Line 0: every lookup.
     key: ConnKey,
-    hash: u32,
-    generation: u32,
-    prev: u32,
-    next: u32,
-    placed_secs: u64,
-    start_ns: u64,
     last_ns: u64,
+    flow_id: u64,
+    generation: u32,
+    /// Timer class: protocol class * 3 + flow state.
+    class: u8,
+    flow_state: u8,
+    flags: u8,
+    // Line 1: every packet's counters, and the rest of the record.
     pkts: [u64; 2],
     bytes: [u64; 2],
     related_pkts: u64,
     related_bytes: u64,
-    flow_id: u64,
-    app_proto: Option<&'static str>,
-    tcp: TcpTrack,
+    start_ns: u64,
+    hash: u32,
     icmp_first: (u8, u8),
     icmp_response: (u8, u8),
-    class: u8,
-    flow_state: u8,
-    flags: u8,
+    // Line 2: TCP only.
+    tcp: TcpTrack,
 }
+
+const _: () = assert!(size_of::<Entry>() == 192);
+const _: () = assert!(std::mem::offset_of!(Entry, pkts) == 64);
+const _: () = assert!(std::mem::offset_of!(Entry, tcp) == 128);
 
 impl Entry {
     #[inline(always)]
     fn has(&self, f: u8) -> bool {
         self.flags & f != 0
     }
+}
+
+/// What only the timers and the records of a connection read.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cold {
+    prev: u32,
+    next: u32,
+    /// When the entry was last placed at the tail of its timer list, in whole seconds.
+    placed_secs: u64,
+    app_proto: Option<&'static str>,
 }
 
 /// The protocol class of a key's protocol: 0 TCP, 1 UDP, 2 ICMP, 3 other (Suricata's
@@ -195,6 +229,7 @@ fn class_of(proto: u8, flow_state: u8) -> u8 {
 }
 
 /// Suricata's flow state for a TCP session state (`StreamTcpPacketSetState`).
+#[inline(always)]
 fn tcp_flow_state(s: TcpState) -> Option<u8> {
     match s {
         TcpState::None | TcpState::SynSent | TcpState::SynRecv => None,
@@ -207,6 +242,7 @@ fn tcp_flow_state(s: TcpState) -> Option<u8> {
     }
 }
 
+#[inline(always)]
 fn tcp_conn_state(t: &TcpTrack) -> ConnState {
     if !t.session {
         return ConnState::Invalid;
@@ -228,6 +264,7 @@ fn tcp_conn_state(t: &TcpTrack) -> ConnState {
 #[derive(Debug)]
 pub struct ConnTable<C: SegmentCheck = AcceptAll> {
     entries: Vec<Entry>,
+    cold: Vec<Cold>,
     free: Vec<u32>,
     slots: Vec<u64>,
     mask: usize,
@@ -236,7 +273,8 @@ pub struct ConnTable<C: SegmentCheck = AcceptAll> {
     live: usize,
     max: usize,
     keys: Keys,
-    timeouts: Timeouts,
+    /// The timeout of each timer class, in seconds (16 entries: indexed by a masked class).
+    class_timeout: [u64; 16],
     check: C,
     counters: TableCounters,
 }
@@ -253,17 +291,30 @@ impl<C: SegmentCheck> ConnTable<C> {
     pub fn with_check(config: ConnConfig, check: C) -> Self {
         let max = config.max_connections.clamp(1, u32::MAX - 1) as usize;
         let slots = (max * 2).next_power_of_two().max(16);
+        let mut entries = Vec::with_capacity(max);
+        advise_huge_pages(entries.spare_capacity_mut());
+        let mut cold = Vec::with_capacity(max);
+        advise_huge_pages(cold.spare_capacity_mut());
+        // Zeroed memory straight from the kernel: the pages are made on first touch, so the
+        // advice still applies to them.
+        let mut slot_array = vec![0u64; slots];
+        advise_huge_pages(&mut slot_array);
+        let mut class_timeout = [0u64; 16];
+        for (class, t) in class_timeout.iter_mut().enumerate().take(CLASSES) {
+            *t = u64::from(config.timeouts.of_class(class));
+        }
         ConnTable {
-            entries: Vec::with_capacity(max),
+            entries,
+            cold,
             free: Vec::with_capacity(max),
-            slots: vec![0; slots],
+            slots: slot_array,
             mask: slots - 1,
             heads: [NIL; CLASSES],
             tails: [NIL; CLASSES],
             live: 0,
             max,
             keys: config.seed.map_or_else(Keys::random, Keys::from_seed),
-            timeouts: config.timeouts,
+            class_timeout,
             check,
             counters: TableCounters::default(),
         }
@@ -315,7 +366,14 @@ impl<C: SegmentCheck> ConnTable<C> {
         self.counters.packets += 1;
         match classify(frame, p) {
             Class::Conn { tuple, icmp } => {
-                self.track_conn(frame, p, &tuple, icmp, vlan, now_ns, ended)
+                let seg = if p.l4 == L4::Tcp {
+                    Segment::read(frame, usize::from(p.l4_offset), p.payload_len)
+                } else {
+                    None
+                };
+                let mut l = ConnLookup::new(frame.len(), &tuple, icmp, seg, vlan);
+                l.hash = self.hash(&l.key);
+                self.track_conn(&l, now_ns, ended)
             }
             Class::IcmpError {
                 quoted,
@@ -343,61 +401,140 @@ impl<C: SegmentCheck> ConnTable<C> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    fn track_conn(
+    /// [`ConnTable::track`] without the parse: the same answer, the same records and counters,
+    /// for a packet whose flow key `key` (from `FlowKey::from_frame`, or `FlowKey::extract` of
+    /// its parse) shows a shape read straight from the bytes: up to two VLAN tags, IPv4
+    /// without options or IPv6 without extension headers, not a fragment, then TCP, UDP, SCTP,
+    /// ICMP or ICMPv6 other than an error, or any other protocol, with its transport header
+    /// whole. The few bytes the key does not hold (TCP sequence numbers, window and options,
+    /// an echo identifier) are read from `frame` at the offsets the key implies, checked
+    /// against the frame.
+    ///
+    /// `Err(NeedsParse)` for every other packet (ICMP errors, IPv6 extension headers, IPv4
+    /// options, fragments, a cut header), with the table untouched: call
+    /// [`ConnTable::track`] with its parse. A key of another frame gives a wrong answer, never
+    /// a panic.
+    #[inline(always)]
+    pub fn track_key(
         &mut self,
         frame: &[u8],
-        p: &ParsedPacket,
-        tuple: &PacketTuple,
-        icmp: Option<(u8, u8)>,
+        key: &FlowKey,
         vlan: u16,
         now_ns: u64,
         ended: &mut impl FnMut(ConnRecord),
-    ) -> Option<Tracked> {
-        let (key, src_low) = tuple.key(vlan);
-        let hash = self.hash(&key);
-        let now_secs = now_ns / NANOS;
-        let seg = if p.l4 == L4::Tcp {
-            Segment::read(frame, usize::from(p.l4_offset), p.payload_len)
-        } else {
-            None
+    ) -> Result<Option<Tracked>, NeedsParse> {
+        // Built in place and used where it lies (a `ConnLookup` moved about costs more than
+        // its hash).
+        let mut found = classify_key(frame, key, vlan);
+        let Some(l) = &mut found else {
+            return Err(NeedsParse);
         };
-        let mut found = self.find(hash, &key);
-        if let Some(i) = found {
-            let e = &self.entries[i];
-            if self.due(e, now_secs) {
-                self.end(i, FlowEndReason::Timeout, ended);
-                found = None;
-            } else if let Some(s) = &seg
-                && TcpTrack::is_stream_starter(s.flags)
-            {
-                let dir = direction(e, src_low);
-                if e.tcp.reuse_by_syn(dir, s.seq) {
-                    self.end(i, FlowEndReason::TcpReuse, ended);
-                    found = None;
-                }
+        l.hash = self.hash(&l.key);
+        Ok(self.track_lookup(l, now_ns, ended))
+    }
+
+    /// The first half of [`ConnTable::track_key`]: reads the packet's connection key from its
+    /// flow key and frame (the same shapes, the same `NeedsParse`) and hashes it. Changes
+    /// nothing, and depends on nothing the table holds but its hash key.
+    #[inline(always)]
+    pub fn lookup_key(
+        &self,
+        frame: &[u8],
+        key: &FlowKey,
+        vlan: u16,
+    ) -> Result<ConnLookup, NeedsParse> {
+        let mut l = classify_key(frame, key, vlan).ok_or(NeedsParse)?;
+        l.hash = self.hash(&l.key);
+        Ok(l)
+    }
+
+    /// Prefetches the index slot of `l`'s connection. A hint only.
+    #[inline(always)]
+    pub fn prefetch_index(&self, l: &ConnLookup) {
+        prefetch(
+            self.slots
+                .as_ptr()
+                .wrapping_add(l.hash as usize & self.mask),
+        );
+    }
+
+    /// Prefetches the entry `l`'s index slot names (best after the slot itself has had time to
+    /// arrive: a batch's [`ConnTable::prefetch_index`]es first, then its `prefetch_entry`s).
+    /// A hint only.
+    #[inline(always)]
+    pub fn prefetch_entry(&self, l: &ConnLookup) {
+        // The first few slots of the probe sequence (a cache line holds eight): at half load
+        // a third of the connections are not in their home slot.
+        let mut at = l.hash as usize & self.mask;
+        for _ in 0..4 {
+            let Some(&s) = self.slots.get(at) else {
+                return;
+            };
+            if s == 0 {
+                return;
             }
+            if (s >> 32) as u32 == l.hash {
+                let e = self
+                    .entries
+                    .as_ptr()
+                    .wrapping_add((s as u32).wrapping_sub(1) as usize);
+                prefetch(e);
+                prefetch(e.cast::<u8>().wrapping_add(64));
+                if l.seg.is_some() {
+                    prefetch(e.cast::<u8>().wrapping_add(128));
+                }
+                return;
+            }
+            at = (at + 1) & self.mask;
         }
-        let i = match found {
-            Some(i) => {
+    }
+
+    /// The second half of [`ConnTable::track_key`]: tracks the packet `l` was made from,
+    /// exactly as `track_key` would have.
+    #[inline(always)]
+    pub fn track_lookup(
+        &mut self,
+        l: &ConnLookup,
+        now_ns: u64,
+        ended: &mut impl FnMut(ConnRecord),
+    ) -> Option<Tracked> {
+        self.counters.packets += 1;
+        if !l.ip {
+            self.counters.not_ip += 1;
+            return None;
+        }
+        self.track_conn(l, now_ns, ended)
+    }
+
+    /// The connection of a packet of its own connection: found (ended first if it timed out
+    /// or a SYN reuses its tuple) or created, then updated.
+    #[inline(always)]
+    fn track_conn(
+        &mut self,
+        l: &ConnLookup,
+        now_ns: u64,
+        ended: &mut impl FnMut(ConnRecord),
+    ) -> Option<Tracked> {
+        let now_secs = now_ns / NANOS;
+        let i = match self.find(l.hash, &l.key) {
+            Some(i) if !self.due(i, now_secs) && !self.reused(i, l) => {
                 self.counters.hits += 1;
                 i
             }
-            None => self.create(key, hash, src_low, now_ns, ended)?,
+            found => self.replace(found, l.key, l.hash, l.src_low, now_ns, ended)?,
         };
         let e = &mut self.entries[i];
-        let dir = direction(e, src_low);
+        let dir = direction(e, l.src_low);
         let d = dir as usize;
         e.pkts[d] += 1;
-        e.bytes[d] += frame.len() as u64;
+        e.bytes[d] += u64::from(l.len);
         e.last_ns = now_ns;
         e.flags |= if dir == Direction::ToServer {
             flag::SEEN_TS
         } else {
             flag::SEEN_TC
         };
-        if let Some(ty) = icmp {
+        if let Some(ty) = l.icmp {
             if !e.has(flag::HAS_ICMP) {
                 e.icmp_first = ty;
                 e.flags |= flag::HAS_ICMP;
@@ -406,7 +543,7 @@ impl<C: SegmentCheck> ConnTable<C> {
                 e.flags |= flag::HAS_RESPONSE;
             }
         }
-        let (state, flow_state) = match &seg {
+        let (state, flow_state) = match &l.seg {
             Some(s) => {
                 let ok = e.tcp.segment(dir, s, &mut self.check);
                 let fs = if e.tcp.session {
@@ -426,28 +563,68 @@ impl<C: SegmentCheck> ConnTable<C> {
             }
             None => (ConnState::New, e.flow_state),
         };
-        let packet_number = e.pkts[0] + e.pkts[1] + e.related_pkts;
-        let handle = ConnHandle {
-            index: i as u32,
-            generation: e.generation,
+        let t = Tracked {
+            handle: ConnHandle {
+                index: i as u32,
+                generation: e.generation,
+            },
+            direction: dir,
+            state,
+            packet_number: e.pkts[0] + e.pkts[1] + e.related_pkts,
+            flow_id: e.flow_id,
         };
-        let flow_id = e.flow_id;
         if flow_state != e.flow_state {
-            let proto = e.key.proto();
-            e.flow_state = flow_state;
-            self.unlink(i);
-            self.push_tail(i, class_of(proto, flow_state), now_secs);
+            self.set_flow_state(i, flow_state, now_secs);
         }
         if state == ConnState::Invalid {
             self.counters.invalid += 1;
         }
-        Some(Tracked {
-            handle,
-            direction: dir,
-            state,
-            packet_number,
-            flow_id,
-        })
+        Some(t)
+    }
+
+    /// Whether `l`'s packet is a SYN that starts a new connection on the tuple of entry `i`.
+    #[inline(always)]
+    fn reused(&self, i: usize, l: &ConnLookup) -> bool {
+        match &l.seg {
+            Some(s) if TcpTrack::is_stream_starter(s.flags) => {
+                let e = &self.entries[i];
+                e.tcp.reuse_by_syn(direction(e, l.src_low), s.seq)
+            }
+            _ => false,
+        }
+    }
+
+    /// The slow side of a lookup: ends the connection found (`found`: timed out, or its tuple
+    /// reused by a SYN) and creates the packet's. (Its arguments by value: a reference to the
+    /// lookup would keep the caller's copy of it in memory.)
+    #[inline(never)]
+    fn replace(
+        &mut self,
+        found: Option<usize>,
+        key: ConnKey,
+        hash: u32,
+        src_low: bool,
+        now_ns: u64,
+        ended: &mut impl FnMut(ConnRecord),
+    ) -> Option<usize> {
+        if let Some(i) = found {
+            let reason = if self.due(i, now_ns / NANOS) {
+                FlowEndReason::Timeout
+            } else {
+                FlowEndReason::TcpReuse
+            };
+            self.end(i, reason, ended);
+        }
+        self.create(key, hash, src_low, now_ns, ended)
+    }
+
+    /// Moves entry `i` to the timer list of its new flow state.
+    #[inline(never)]
+    fn set_flow_state(&mut self, i: usize, flow_state: u8, now_secs: u64) {
+        let proto = self.entries[i].key.proto();
+        self.entries[i].flow_state = flow_state;
+        self.unlink(i);
+        self.push_tail(i, class_of(proto, flow_state), now_secs);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -467,7 +644,7 @@ impl<C: SegmentCheck> ConnTable<C> {
             self.counters.icmp_error_orphan += 1;
             return None;
         };
-        if self.due(&self.entries[i], now_ns / NANOS) {
+        if self.due(i, now_ns / NANOS) {
             self.end(i, FlowEndReason::Timeout, ended);
             self.counters.icmp_error_orphan += 1;
             return None;
@@ -508,18 +685,17 @@ impl<C: SegmentCheck> ConnTable<C> {
     pub fn expire(&mut self, now_ns: u64, mut ended: impl FnMut(ConnRecord)) {
         let now_secs = now_ns / NANOS;
         for class in 0..CLASSES {
-            let timeout = u64::from(self.timeouts.of_class(class));
+            let timeout = self.class_timeout[class];
             loop {
                 let h = self.heads[class];
                 if h == NIL {
                     break;
                 }
                 let i = h as usize;
-                let e = &self.entries[i];
-                let last_secs = e.last_ns / NANOS;
+                let last_secs = self.entries[i].last_ns / NANOS;
                 if last_secs + timeout < now_secs {
                     self.end(i, FlowEndReason::Timeout, &mut ended);
-                } else if e.placed_secs < last_secs {
+                } else if self.cold[i].placed_secs < last_secs {
                     self.unlink(i);
                     self.push_tail(i, class as u8, last_secs);
                 } else {
@@ -552,9 +728,12 @@ impl<C: SegmentCheck> ConnTable<C> {
 
     /// Sets a connection's application protocol. False for a stale handle.
     pub fn set_app_proto(&mut self, h: ConnHandle, app_proto: &'static str) -> bool {
-        match self.entry_mut(h) {
-            Some(e) => {
-                e.app_proto = Some(app_proto);
+        if self.entry(h).is_none() {
+            return false;
+        }
+        match self.cold.get_mut(h.index()) {
+            Some(c) => {
+                c.app_proto = Some(app_proto);
                 true
             }
             None => false,
@@ -583,7 +762,8 @@ impl<C: SegmentCheck> ConnTable<C> {
 
     /// The record the connection would leave if it ended now with `reason`.
     pub fn snapshot(&self, h: ConnHandle, reason: FlowEndReason) -> Option<ConnRecord> {
-        self.entry(h).map(|e| record(e, h.index(), reason))
+        let e = self.entry(h)?;
+        Some(record(e, self.cold.get(h.index())?, h.index(), reason))
     }
 
     /// The key of a live connection.
@@ -608,9 +788,11 @@ impl<C: SegmentCheck> ConnTable<C> {
         self.keys.hash5(&key.w) as u32
     }
 
+    /// Whether entry `i` is idle past its timeout at `now_secs`.
     #[inline(always)]
-    fn due(&self, e: &Entry, now_secs: u64) -> bool {
-        e.last_ns / NANOS + u64::from(self.timeouts.of_class(usize::from(e.class))) < now_secs
+    fn due(&self, i: usize, now_secs: u64) -> bool {
+        let e = &self.entries[i];
+        e.last_ns / NANOS + self.class_timeout[usize::from(e.class) & 15] < now_secs
     }
 
     #[inline(always)]
@@ -686,6 +868,7 @@ impl<C: SegmentCheck> ConnTable<C> {
             Some(i) => i as usize,
             None => {
                 self.entries.push(Entry::default());
+                self.cold.push(Cold::default());
                 self.entries.len() - 1
             }
         };
@@ -695,8 +878,6 @@ impl<C: SegmentCheck> ConnTable<C> {
             key,
             hash,
             generation,
-            prev: NIL,
-            next: NIL,
             start_ns: now_ns,
             last_ns: now_ns,
             flow_id: flow_id(&key, src_low, now_ns),
@@ -704,6 +885,11 @@ impl<C: SegmentCheck> ConnTable<C> {
             flow_state: FS_NEW,
             flags: flag::LIVE | if src_low { flag::INIT_LOW } else { 0 },
             ..Entry::default()
+        };
+        self.cold[i] = Cold {
+            prev: NIL,
+            next: NIL,
+            ..Cold::default()
         };
         self.insert_slot(hash, i);
         self.push_tail(i, class, now_ns / NANOS);
@@ -721,18 +907,17 @@ impl<C: SegmentCheck> ConnTable<C> {
                     continue;
                 }
                 let i = self.heads[class] as usize;
-                if best.is_none_or(|b| self.entries[i].placed_secs < self.entries[b].placed_secs) {
+                if best.is_none_or(|b| self.cold[i].placed_secs < self.cold[b].placed_secs) {
                     best = Some(i);
                 }
             }
             let Some(i) = best else {
                 return false;
             };
-            let e = &self.entries[i];
-            let last_secs = e.last_ns / NANOS;
-            if e.placed_secs < last_secs {
+            let last_secs = self.entries[i].last_ns / NANOS;
+            if self.cold[i].placed_secs < last_secs {
                 // Refreshed since it was placed: not the oldest after all.
-                let class = e.class;
+                let class = self.entries[i].class;
                 self.unlink(i);
                 self.push_tail(i, class, last_secs);
                 continue;
@@ -745,13 +930,14 @@ impl<C: SegmentCheck> ConnTable<C> {
     }
 
     fn end(&mut self, i: usize, reason: FlowEndReason, ended: &mut impl FnMut(ConnRecord)) {
-        let rec = record(&self.entries[i], i, reason);
+        let rec = record(&self.entries[i], &self.cold[i], i, reason);
         let hash = self.entries[i].hash;
         self.unlink(i);
         self.remove_slot(hash, i);
         let e = &mut self.entries[i];
         e.flags = 0;
         e.generation = e.generation.wrapping_add(1);
+        self.cold[i].app_proto = None;
         self.free.push(i as u32);
         self.live -= 1;
         let c = &mut self.counters;
@@ -765,39 +951,37 @@ impl<C: SegmentCheck> ConnTable<C> {
     }
 
     fn unlink(&mut self, i: usize) {
-        let (prev, next, class) = {
-            let e = &self.entries[i];
-            (e.prev, e.next, usize::from(e.class))
-        };
+        let (prev, next) = (self.cold[i].prev, self.cold[i].next);
+        let class = usize::from(self.entries[i].class);
         if prev == NIL {
             self.heads[class] = next;
         } else {
-            self.entries[prev as usize].next = next;
+            self.cold[prev as usize].next = next;
         }
         if next == NIL {
             self.tails[class] = prev;
         } else {
-            self.entries[next as usize].prev = prev;
+            self.cold[next as usize].prev = prev;
         }
-        let e = &mut self.entries[i];
-        e.prev = NIL;
-        e.next = NIL;
+        let c = &mut self.cold[i];
+        c.prev = NIL;
+        c.next = NIL;
     }
 
     fn push_tail(&mut self, i: usize, class: u8, placed_secs: u64) {
         let c = usize::from(class);
         let tail = self.tails[c];
+        self.entries[i].class = class;
         {
-            let e = &mut self.entries[i];
-            e.class = class;
-            e.placed_secs = placed_secs;
-            e.prev = tail;
-            e.next = NIL;
+            let cold = &mut self.cold[i];
+            cold.placed_secs = placed_secs;
+            cold.prev = tail;
+            cold.next = NIL;
         }
         if tail == NIL {
             self.heads[c] = i as u32;
         } else {
-            self.entries[tail as usize].next = i as u32;
+            self.cold[tail as usize].next = i as u32;
         }
         self.tails[c] = i as u32;
     }
@@ -821,7 +1005,7 @@ fn flow_id(key: &ConnKey, init_low: bool, start_ns: u64) -> u64 {
     id.max(1)
 }
 
-fn record(e: &Entry, index: usize, reason: FlowEndReason) -> ConnRecord {
+fn record(e: &Entry, c: &Cold, index: usize, reason: FlowEndReason) -> ConnRecord {
     let (init, resp) = if e.has(flag::INIT_LOW) {
         (e.key.endpoint(false), e.key.endpoint(true))
     } else {
@@ -861,7 +1045,7 @@ fn record(e: &Entry, index: usize, reason: FlowEndReason) -> ConnRecord {
         proto,
         icmp: e.has(flag::HAS_ICMP).then_some(e.icmp_first),
         response_icmp: (e.has(flag::HAS_RESPONSE) && e.pkts[1] > 0).then_some(e.icmp_response),
-        app_proto: e.app_proto,
+        app_proto: c.app_proto,
         pkts_toserver: e.pkts[0],
         pkts_toclient: e.pkts[1],
         bytes_toserver: e.bytes[0],
@@ -876,3 +1060,6 @@ fn record(e: &Entry, index: usize, reason: FlowEndReason) -> ConnRecord {
         tcp,
     }
 }
+
+#[cfg(test)]
+mod tests;

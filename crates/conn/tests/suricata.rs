@@ -3,7 +3,9 @@
 //! Each capture runs through `suricata -r FILE -S /dev/null -k none` with a configuration that
 //! writes only EVE `flow` events (`tests/data/suricata-flow.yaml`), and through this crate:
 //! the capture crate's reader, `wire::parse_link`, [`conn::Defrag`] for fragments and a
-//! [`conn::ConnTable`] keyed with the frame's outer VLAN id, drained at the end of input. The
+//! [`conn::ConnTable`] keyed with the frame's outer VLAN id (fed as the datapath feeds it:
+//! [`conn::ConnTable::track_key`] with the flow key read from the bytes, `track` with the parse
+//! where that declines), drained at the end of input. The
 //! two must give the same connections (tuple and initiator), the same packet and byte counts per
 //! direction, and the same state and reason.
 //!
@@ -213,7 +215,15 @@ fn our_flows(capture: &Path) -> BTreeMap<FlowKey, FlowSummary> {
             }
             conn::DefragOutcome::Held | conn::DefragOutcome::Dropped(_) => continue,
         };
-        outer.track(frame, &p, vlan, now, &mut |r| ended.push((0, r)));
+        // As the datapath does: from the flow key where it reads the packet, else the parse.
+        let mut end = |r| ended.push((0, r));
+        let fast = (pkt.link == capture::LinkType::Ethernet)
+            .then(|| flow::FlowKey::from_frame(0, frame))
+            .flatten()
+            .map(|(key, _)| outer.track_key(frame, &key, vlan, now, &mut end));
+        if !matches!(fast, Some(Ok(_))) {
+            outer.track(frame, &p, vlan, now, &mut end);
+        }
         if p.tunnel.kind == TunnelKind::Vxlan {
             // Suricata's VXLAN decoder hands on the inner IP datagram without its Ethernet
             // header (so that is what its inner flows count), under the outer VLAN.

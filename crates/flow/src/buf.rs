@@ -334,6 +334,12 @@ impl PacketBuf {
             .get_or_init(|| wire::parse_link(self.frame(), self.link))
     }
 
+    /// Whether the parse of the current bytes has been made (tests of the lazy parse).
+    #[inline]
+    pub fn is_parsed(&self) -> bool {
+        self.parsed.get().is_some()
+    }
+
     /// The parse, made now if needed, for an action that keeps it in step with its rewrite.
     #[inline]
     pub fn parsed_mut(&mut self) -> &mut ParsedPacket {
@@ -469,6 +475,21 @@ mod tests {
         assert!(b.commit(1000).is_err());
         b.truncate(1);
         assert_eq!(b.frame(), &[9]);
+    }
+
+    #[test]
+    fn the_parse_is_made_on_first_ask_and_dropped_with_the_bytes() {
+        let mut b = PacketBuf::new(256, 8);
+        b.load(&[0u8; 60]).unwrap();
+        assert!(!b.is_parsed());
+        let _ = b.parsed();
+        assert!(b.is_parsed());
+        b.load(&[0u8; 60]).unwrap();
+        assert!(!b.is_parsed(), "new bytes, no parse yet");
+        let _ = b.parsed_mut();
+        assert!(b.is_parsed());
+        b.commit(60).unwrap();
+        assert!(!b.is_parsed());
     }
 
     #[test]

@@ -4,17 +4,23 @@
 //! Input: a sequence of records, each a one-byte length `n`, a one-byte time step (in units
 //! of 250 ms, so timeouts are reached), a one-byte VLAN, then `n` bytes of Ethernet frame.
 //! The table holds eight connections so that early drop and the full-table path run, and the
-//! defragmenter a small memory cap and few trackers.
+//! defragmenter a small memory cap and few trackers. A second table is fed the same packets
+//! through `track_key` (the datapath's way: the flow key read from the bytes, the parse only
+//! when asked for) and must answer, end connections and count exactly as the first.
 
-use conn::{ConnConfig, ConnRecord, ConnTable, Defrag, DefragConfig, DefragOutcome};
+use conn::{ConnConfig, ConnRecord, ConnTable, Defrag, DefragConfig, DefragOutcome, NeedsParse};
+use flow::FlowKey;
 
 /// Feeds the records in `data`; panics when an invariant breaks.
 pub fn conn_table(data: &[u8]) {
-    let mut table = ConnTable::new(ConnConfig {
+    let config = ConnConfig {
         max_connections: 8,
         seed: Some(5),
         ..ConnConfig::default()
-    });
+    };
+    let mut table = ConnTable::new(config);
+    let mut by_key = ConnTable::new(config);
+    let mut ended_by_key: Vec<ConnRecord> = Vec::new();
     let mut defrag = Defrag::new(DefragConfig {
         max_fragments: 8,
         memcap: 4096,
@@ -50,6 +56,21 @@ pub fn conn_table(data: &[u8]) {
         let before = ended.len();
         let live_before = table.len();
         let tracked = table.track(frame, &p, vlan, now, &mut |r| ended.push(r));
+        let keyed = FlowKey::from_frame(0, frame)
+            .ok_or(NeedsParse)
+            .and_then(|(key, _)| {
+                by_key.track_key(frame, &key, vlan, now, &mut |r| ended_by_key.push(r))
+            })
+            .unwrap_or_else(|NeedsParse| {
+                by_key.track(frame, &p, vlan, now, &mut |r| ended_by_key.push(r))
+            });
+        assert_eq!(tracked, keyed, "track_key answers as track");
+        assert_eq!(ended, ended_by_key, "track_key ends what track ends");
+        assert_eq!(table.counters(), by_key.counters());
+        if let Some(t) = tracked {
+            assert_eq!(table.tcp(t.handle), by_key.tcp(t.handle));
+            assert_eq!(table.counters_of(t.handle), by_key.counters_of(t.handle));
+        }
         let gone = ended.len() - before;
         assert!(gone <= 1, "one packet ends at most one connection");
         if let Some(t) = tracked {

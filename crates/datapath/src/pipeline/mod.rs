@@ -42,7 +42,10 @@ use crate::counters::DatapathCounters;
 use crate::learn::SwitchChange;
 use crate::reject;
 use crate::slowpath::{Decision, SlowPath, Stale};
-use conn::{ConnConfig, ConnRecord, ConnTable, Defrag, DefragConfig, MAX_REASSEMBLED_FRAME};
+use conn::{
+    ConnConfig, ConnLookup, ConnRecord, ConnTable, Defrag, DefragConfig, MAX_REASSEMBLED_FRAME,
+    NeedsParse,
+};
 use engine::{Action as EngineAction, Alerts, Chain, ChainOutcome, ConnInfo, ConnSlots};
 
 use connection::ConnFlags;
@@ -79,6 +82,10 @@ pub struct Worker {
     ended: Vec<ConnRecord>,
     /// Each packet's connection.
     conn_info: [Option<ConnInfo>; MAX_BATCH],
+    /// Each packet's connection lookup, made for the whole batch before any is tracked, and
+    /// the VLAN it is tracked under.
+    conn_lookups: [Result<ConnLookup, NeedsParse>; MAX_BATCH],
+    conn_vlans: [u16; MAX_BATCH],
     /// Alerts of the last chain run, and those raised at connection ends.
     alerts: Alerts,
     conn_alerts: Alerts,
@@ -188,6 +195,8 @@ impl Worker {
             conn_flags: ConnSlots::new(),
             ended: Vec::new(),
             conn_info: [None; MAX_BATCH],
+            conn_lookups: [Err(NeedsParse); MAX_BATCH],
+            conn_vlans: [0; MAX_BATCH],
             alerts: Alerts::new(),
             conn_alerts: Alerts::new(),
             outcome: ChainOutcome::default(),

@@ -15,6 +15,20 @@
 //!   MAC is learnt by its first flow and refreshed by the rest, as on a busy host), and a new
 //!   source MAC per flow (a MAC flood: the FDB grows as large as the flow table).
 //!
+//! * `conn established`: N connections (half TCP, half UDP), each opened by a handshake in
+//!   both directions beforehand, then traffic cycling over their clients' packets: the
+//!   connection table finds an established connection for every packet, and the flow table
+//!   an exact-match hit (1k) or a megaflow hit behind a thrashing cache (100k, 1M), as in
+//!   `emc` (the server's reply flows are removed after the handshakes, so the flow table holds
+//!   what `emc`'s does);
+//! * `conn new`: every packet a new connection (a TCP SYN or a UDP datagram with a fresh
+//!   address and port) from 1024 clients whose megaflows are installed; packet time runs so
+//!   that connections time out after Suricata's 30 s and the worker's ticks expire them, so
+//!   each connection is created, counted and ended once.
+//!
+//! Every case also tracks connections (the pipeline always does); `emc`'s TCP packets come
+//! without a handshake, so their connections stay `invalid`, and its UDP ones stay `new`.
+//!
 //! Timing is wall-clock over whole passes (no per-packet timer), repeated; the median and the
 //! minimum are reported. Nothing here is asserted: figures go to BENCHMARKS.md.
 
@@ -63,8 +77,13 @@ pub struct BenchOptions {
     pub packets: u64,
     /// Largest flow count (1M by default; smaller for a quick run).
     pub max_flows: usize,
-    /// Run only the group of cases (emc, megaflow, setup) whose name contains this.
+    /// Run only the group of cases (emc, megaflow, conn, setup) whose name contains this.
     pub only: Option<String>,
+    /// Whether the timed passes of the hit and connection cases show every frame to the
+    /// learner, as the runtime does (every MAC is learnt before timing either way; the setup
+    /// cases always learn). Without it the figures are the worker's alone, as issue 4
+    /// measured them before the learner existed.
+    pub learner: bool,
 }
 
 impl Default for BenchOptions {
@@ -74,6 +93,7 @@ impl Default for BenchOptions {
             packets: 4 << 20,
             max_flows: 1 << 20,
             only: None,
+            learner: true,
         }
     }
 }
@@ -124,6 +144,31 @@ fn frame_to(i: u32, dst: [u8; 6]) -> [u8; 64] {
     f
 }
 
+/// Sets the TCP flags, sequence and acknowledgement numbers of a [`frame`], and its IP total
+/// length (40: no payload; 50: ten bytes), keeping the IP checksum right.
+fn set_tcp(f: &mut [u8; 64], flags: u8, seq: u32, ack: u32, ip_len: u16) {
+    f[16..18].copy_from_slice(&ip_len.to_be_bytes());
+    f[24..26].fill(0);
+    let c = wire::checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f[38..42].copy_from_slice(&seq.to_be_bytes());
+    f[42..46].copy_from_slice(&ack.to_be_bytes());
+    f[47] = flags;
+}
+
+/// The server's answer to a [`frame`]: MACs, addresses and ports swapped (the IP checksum is
+/// unchanged by a swap).
+fn reply(f: &[u8; 64]) -> [u8; 64] {
+    let mut r = *f;
+    r[0..6].copy_from_slice(&f[6..12]);
+    r[6..12].copy_from_slice(&f[0..6]);
+    r[26..30].copy_from_slice(&f[30..34]);
+    r[30..34].copy_from_slice(&f[26..30]);
+    r[34..36].copy_from_slice(&f[36..38]);
+    r[36..38].copy_from_slice(&f[34..36]);
+    r
+}
+
 /// The server on port 0, clients on ports 1..=3 of one bridge.
 fn config(max_flows: usize, emc: bool) -> Config {
     let mut c = Config::default();
@@ -133,6 +178,9 @@ fn config(max_flows: usize, emc: bool) -> Config {
     c.limits.upcall_burst = u64::MAX / 4;
     c.limits.idle_timeout_ms = 3_600_000;
     c.limits.mac_aging_s = 3_600;
+    // Room for a connection per flow (the pipeline tracks every packet's connection; a full
+    // table would early-drop one for every new one).
+    c.limits.max_connections = (max_flows.max(1024) as u32).next_power_of_two();
     if !emc {
         c.limits.emc_insert_inv_prob = 0;
         c.limits.emc_entries = 0;
@@ -154,6 +202,8 @@ fn config(max_flows: usize, emc: bool) -> Config {
 /// What the benchmark drives: the learner and one worker, as the runtime has them.
 struct Rig {
     learner: Learner,
+    /// False while timing without the learner (see [`BenchOptions::learner`]).
+    learning: bool,
     w: Worker,
     batch: Batch,
     sink: MemorySink,
@@ -164,6 +214,7 @@ impl Rig {
     fn new(cfg: &Config) -> Rig {
         Rig {
             learner: Learner::new(cfg),
+            learning: true,
             w: Worker::new(
                 0,
                 &cfg.limits,
@@ -188,7 +239,7 @@ impl Rig {
     /// batch, then reaches the worker.
     #[inline]
     fn learn(&mut self, port: PortId, frame: &[u8], now: u64) {
-        if self.learner.observe(port, frame, now, &mut self.changes) {
+        if self.learning && self.learner.observe(port, frame, now, &mut self.changes) {
             if !self.batch.is_empty() {
                 self.process();
             }
@@ -289,6 +340,7 @@ fn bench_hits(opts: &BenchOptions, flows: usize, out: &mut Vec<BenchResult>) {
         &mut clock,
     );
     let before = rig.w.counters().clone();
+    rig.learning = opts.learner;
     let mut samples = Vec::new();
     for _ in 0..opts.reps {
         let t = Instant::now();
@@ -369,6 +421,7 @@ fn bench_megaflow(
     at = pump(&mut rig, &frames, at, 1 << 20, &mut clock);
     let before = rig.w.counters().clone();
     let probes_before = rig.w.flow_table().counters().subtables_probed;
+    rig.learning = opts.learner;
     let mut samples = Vec::new();
     for _ in 0..opts.reps {
         let t = Instant::now();
@@ -473,6 +526,216 @@ fn learn_servers(rig: &mut Rig, k: u32) {
     rig.process();
 }
 
+/// Client and server sequence numbers of the handshakes.
+const CLIENT_ISN: u32 = 1000;
+const SERVER_ISN: u32 = 5000;
+
+fn bench_conn_established(opts: &BenchOptions, conns: usize, out: &mut Vec<BenchResult>) {
+    let n = conns as u32;
+    let mut cfg = config(conns, true);
+    cfg.limits.max_connections = n.next_power_of_two().max(1024);
+    cfg.limits.max_flows = conns.max(1024) * 2 + 1024;
+    let mut rig = Rig::new(&cfg);
+    learn_server(&mut rig);
+    // (Its packet, from the server to client 0 without a handshake, counted one invalid.)
+    let invalid_before = rig.w.connections().counters().invalid;
+    let mut clock = 1;
+    // Three passes, as a TCP handshake goes: the client's first packet (TCP: SYN), the
+    // server's answer (SYN-ACK; UDP: a reply), the client's (ACK; UDP: another datagram).
+    let client = |i: u32, flags: u8, seq: u32, ack: u32, ip_len: u16| {
+        let mut f = frame(i);
+        if i.is_multiple_of(2) {
+            set_tcp(&mut f, flags, seq, ack, ip_len);
+        }
+        f
+    };
+    let syn = Traffic {
+        frames: (0..n).map(|i| client(i, 0x02, CLIENT_ISN, 0, 40)).collect(),
+        ports: (0..n).map(in_port).collect(),
+    };
+    let answer = Traffic {
+        frames: (0..n)
+            .map(|i| {
+                let mut f = reply(&frame(i));
+                if i.is_multiple_of(2) {
+                    set_tcp(&mut f, 0x12, SERVER_ISN, CLIENT_ISN + 1, 40);
+                }
+                f
+            })
+            .collect(),
+        ports: vec![0; conns],
+    };
+    let ack = Traffic {
+        frames: (0..n)
+            .map(|i| client(i, 0x10, CLIENT_ISN + 1, SERVER_ISN + 1, 40))
+            .collect(),
+        ports: (0..n).map(in_port).collect(),
+    };
+    for t in [&syn, &answer, &ack] {
+        pump(&mut rig, t, 0, u64::from(n), &mut clock);
+    }
+    // The server's flows served only the handshakes: without them the flow table holds what
+    // `emc`'s does, the clients' flows.
+    let server_flows: Vec<_> = rig
+        .w
+        .flow_table()
+        .iter()
+        .filter(|f| f.key.in_port() == 0)
+        .map(|f| f.id)
+        .collect();
+    for id in server_flows {
+        rig.w.flow_table_mut().remove(id);
+    }
+    let traffic = Traffic {
+        frames: (0..n)
+            .map(|i| client(i, 0x10, CLIENT_ISN + 1, SERVER_ISN + 1, 50))
+            .collect(),
+        ports: (0..n).map(in_port).collect(),
+    };
+    let at = pump(
+        &mut rig,
+        &traffic,
+        0,
+        (2 * u64::from(n)).max(1 << 20),
+        &mut clock,
+    );
+    let conn_before = *rig.w.connections().counters();
+    assert_eq!(rig.w.connections().len(), conns, "every connection is live");
+    assert_eq!(
+        conn_before.invalid, invalid_before,
+        "every handshake completed: {conn_before:?}"
+    );
+    let before = rig.w.counters().clone();
+    rig.learning = opts.learner;
+    let mut samples = Vec::new();
+    let mut at = at;
+    for _ in 0..opts.reps {
+        let t = Instant::now();
+        at = pump(&mut rig, &traffic, at, opts.packets, &mut clock);
+        samples.push(t.elapsed().as_nanos() as f64 / opts.packets as f64);
+    }
+    let c = rig.w.counters();
+    assert_eq!(c.misses, before.misses, "no upcall while timing");
+    let cc = rig.w.connections().counters();
+    assert_eq!(
+        (cc.created, cc.invalid, cc.hits - conn_before.hits),
+        (
+            conn_before.created,
+            invalid_before,
+            opts.packets * opts.reps as u64
+        ),
+        "every packet found its established connection"
+    );
+    let lookups = (c.lookups - before.lookups).max(1);
+    let (median_ns, min_ns) = stats(&mut samples);
+    let table = rig.w.flow_table();
+    out.push(BenchResult {
+        case: "conn established".into(),
+        flows: conns,
+        megaflows: table.len(),
+        median_ns,
+        min_ns,
+        emc_hit_rate: (c.emc_hits - before.emc_hits) as f64 / lookups as f64,
+        bytes_per_flow: Some(table.memory_bytes() as f64 / table.len().max(1) as f64),
+    });
+    black_box(rig.sink.transmitted_total());
+}
+
+/// Clients of the `conn new` case (each with its megaflow installed).
+const NEW_CONN_CLIENTS: u32 = 1024;
+/// Packet time between two new connections in the `conn new` case (at least): with
+/// Suricata's 30 s timeout for new connections, about 256k are live at any time.
+const NEW_CONN_STEP_NS: u64 = 117_000;
+
+/// The `k`-th new connection: a TCP SYN (even `k`) or a UDP datagram from client
+/// `k % NEW_CONN_CLIENTS`, with an address and source port no other `k` below 2^32 has.
+fn new_conn_frame(k: u32) -> [u8; 64] {
+    let c = k % NEW_CONN_CLIENTS;
+    // TCP for even clients, UDP for odd ones, as `frame` has them.
+    let mut f = frame_to(c, SERVER);
+    if c.is_multiple_of(2) {
+        set_tcp(&mut f, 0x02, CLIENT_ISN, 0, 40);
+    }
+    let addr = (k / NEW_CONN_CLIENTS).to_be_bytes();
+    f[26..30].copy_from_slice(&[10 + addr[0] % 64, addr[1], addr[2], addr[3]]);
+    f[24..26].fill(0);
+    let sum = wire::checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    f[34..36].copy_from_slice(&(1024 + (c % 60_000) as u16).to_be_bytes());
+    f
+}
+
+fn bench_conn_new(opts: &BenchOptions, count: usize, out: &mut Vec<BenchResult>) {
+    let mut cfg = config(NEW_CONN_CLIENTS as usize, true);
+    cfg.limits.max_connections = 1 << 20;
+    let mut rig = Rig::new(&cfg);
+    learn_server(&mut rig);
+    // `count` connections, sent again and again: by the time a tuple comes back (at least
+    // 40 s of packet time later), its connection has timed out, so it is new again.
+    let step = NEW_CONN_STEP_NS.max(40_000_000_000 / count.max(1) as u64);
+    let frames: Vec<[u8; 64]> = (0..count as u32).map(new_conn_frame).collect();
+    let ports: Vec<PortId> = (0..count as u32)
+        .map(|k| in_port(k % NEW_CONN_CLIENTS))
+        .collect();
+    let mut clock = 1_000_000_000u64;
+    let mut next_tick = clock;
+    let mut run = |rig: &mut Rig, clock: &mut u64| {
+        for (f, &p) in frames.iter().zip(&ports) {
+            *clock += step;
+            if *clock >= next_tick {
+                // The runtime's tick, once a second of packet time, between batches.
+                if !rig.batch.is_empty() {
+                    rig.process();
+                }
+                rig.w.tick(*clock, 0, &mut NoObserver);
+                next_tick += 1_000_000_000;
+            }
+            rig.learn(p, f, *clock);
+            rig.batch.push(f, p, *clock, 0, OffloadMeta::default());
+            if rig.batch.is_full() {
+                rig.process();
+            }
+        }
+        if !rig.batch.is_empty() {
+            rig.process();
+        }
+    };
+    // The first pass installs the clients' flows and fills the table to its steady state.
+    run(&mut rig, &mut clock);
+    let before = rig.w.counters().clone();
+    let conn_before = *rig.w.connections().counters();
+    rig.learning = opts.learner;
+    let mut samples = Vec::new();
+    for _ in 0..opts.reps {
+        let t = Instant::now();
+        run(&mut rig, &mut clock);
+        samples.push(t.elapsed().as_nanos() as f64 / count as f64);
+    }
+    let c = rig.w.counters();
+    let cc = rig.w.connections().counters();
+    assert_eq!(c.misses, before.misses, "no upcall while timing");
+    assert_eq!(
+        cc.created - conn_before.created,
+        (count * opts.reps) as u64,
+        "every packet made a connection"
+    );
+    assert_eq!(
+        cc.early_drops, 0,
+        "connections time out, none is forced out"
+    );
+    let lookups = (c.lookups - before.lookups).max(1);
+    let (median_ns, min_ns) = stats(&mut samples);
+    out.push(BenchResult {
+        case: format!("conn new ({}k live)", rig.w.connections().len() / 1000),
+        flows: count,
+        megaflows: rig.w.flow_table().len(),
+        median_ns,
+        min_ns,
+        emc_hit_rate: (c.emc_hits - before.emc_hits) as f64 / lookups as f64,
+        bytes_per_flow: None,
+    });
+}
+
 /// Runs every case (or those matching `opts.only`), calling `done` after each.
 pub fn run(opts: &BenchOptions, done: &mut dyn FnMut(&BenchResult)) -> Vec<BenchResult> {
     let mut out = Vec::new();
@@ -498,6 +761,18 @@ pub fn run(opts: &BenchOptions, done: &mut dyn FnMut(&BenchResult)) -> Vec<Bench
             bench_megaflow(opts, s, last, 1000, &mut out);
             report(&mut out, n);
         }
+    }
+    for conns in [1_000usize, 100_000, 1 << 20] {
+        if conns <= opts.max_flows && wanted("conn established") {
+            let n = out.len();
+            bench_conn_established(opts, conns, &mut out);
+            report(&mut out, n);
+        }
+    }
+    if wanted("conn new") {
+        let n = out.len();
+        bench_conn_new(opts, opts.max_flows, &mut out);
+        report(&mut out, n);
     }
     for (kind, name) in [
         (Setup::Pairs, "setup pairs"),
@@ -535,12 +810,32 @@ mod tests {
             packets: 2048,
             max_flows: 2048,
             only: None,
+            learner: true,
         };
         let mut seen = 0;
         let r = run(&opts, &mut |_| seen += 1);
         assert_eq!(r.len(), seen);
         assert!(r.iter().any(|r| r.case == "emc" && r.emc_hit_rate > 0.9));
         assert!(r.iter().any(|r| r.case.starts_with("megaflow 10/last")));
+        assert_eq!(
+            r.iter()
+                .filter(|r| r.case == "conn established")
+                .map(|r| r.flows)
+                .collect::<Vec<_>>(),
+            [1000]
+        );
+        assert!(r.iter().any(|r| r.case.starts_with("conn new")));
+        // Without the learner in the timed passes, the cases still hit what they hit (each
+        // asserts that no packet went up to the slow path and no connection was made anew).
+        let quiet = run(
+            &BenchOptions {
+                learner: false,
+                only: Some("conn".into()),
+                ..opts.clone()
+            },
+            &mut |_| {},
+        );
+        assert_eq!(quiet.len(), 2);
         let setups: Vec<_> = r.iter().filter(|r| r.case.starts_with("setup")).collect();
         assert_eq!(setups.len(), 2);
         for s in setups {

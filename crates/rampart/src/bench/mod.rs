@@ -25,7 +25,8 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// The datapath pipeline, 64-byte frames, both (empty) inspection stages: exact-match hits
     /// with 1k/100k/1M flows, megaflow hits with 1/10/50 subtables (match first and last),
-    /// flow setup through the slow path.
+    /// established connections (1k/100k/1M) and new connections, flow setup through the slow
+    /// path.
     #[command(after_help = exit_status_help!())]
     Datapath(DatapathBenchArgs),
     /// What the container shim and the seccomp supervisor add to openat (with and without a
@@ -78,9 +79,19 @@ pub struct DatapathBenchArgs {
     /// Repetitions per case.
     #[arg(long, value_name = "N", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub reps: u32,
-    /// Only one group of cases: emc, megaflow or setup (any part of the name will do).
+    /// Only one group of cases: emc, megaflow, conn or setup (any part of the name will do).
     #[arg(long, value_name = "TEXT")]
     pub only: Option<String>,
+    /// The largest flow (and connection) count to measure: the cases above it are left out,
+    /// and the setup and new-connection cases send this many.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1000..=(1 << 20)))]
+    pub max_flows: Option<u32>,
+    /// Time the hit and connection cases without the learner: every MAC is learnt before
+    /// timing, and the timed passes skip it, so the figures are the worker's alone (as issue 4
+    /// measured them, before MAC learning moved ahead of the workers). The setup cases always
+    /// learn.
+    #[arg(long)]
+    pub no_learner: bool,
 }
 
 /// Runs `rampart bench`.
@@ -90,12 +101,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             let mut opts = BenchOptions {
                 reps: a.reps as usize,
                 only: a.only.clone(),
+                learner: !a.no_learner,
                 ..BenchOptions::default()
             };
             if a.quick {
                 opts.packets = 1 << 16;
                 opts.max_flows = 1 << 14;
                 opts.reps = opts.reps.min(3);
+            }
+            if let Some(m) = a.max_flows {
+                opts.max_flows = opts.max_flows.min(m as usize);
             }
             println!(
                 "| case | traffic flows | megaflows | ns/packet median (min) | Mpps | EMC hits | bytes/flow |"
