@@ -19,13 +19,16 @@
 //!   ([`ConnTable::track_lookup`]) overlaps the batch's cache misses instead of taking them
 //!   one after the other. The slab and the index ask for transparent huge pages, so that a
 //!   table of a million connections does not miss the TLB on every packet as well.
-//! * **Timers**: one list per protocol class and flow state (the twelve timeout classes of
-//!   [`crate::Timeouts`]), oldest first. A packet only stamps its entry's last-seen time; the
-//!   entry moves to the tail of its list lazily, when [`ConnTable::expire`] finds it at the
-//!   head not yet due, or at once when its state (and so its timeout) changes. Expiry therefore
-//!   touches only due entries and entries that were refreshed, never the whole table. A lookup
-//!   that finds an entry already past its timeout ends it first (as Suricata's
-//!   `FlowIsTimedOut` in the hash lookup), so results do not depend on how often `expire` runs.
+//! * **Timers**: a timing wheel per protocol class and flow state (the twelve timeout classes
+//!   of [`crate::Timeouts`]): one list per second, the entry filed under the second it was
+//!   placed. A packet only stamps its entry's last-seen time; the entry moves on lazily, when
+//!   [`ConnTable::expire`] reaches its second and finds it refreshed (it is filed again under
+//!   its last-seen second), or at once when its state (and so its timeout) changes. Expiry
+//!   touches only due entries and entries that were refreshed, never the whole table, and ends
+//!   every entry at the first call after its timeout whatever else the table holds (so a
+//!   worker's timeouts do not depend on which other connections share its table, nor on the
+//!   number of workers). A lookup that finds an entry already past its timeout ends it first
+//!   (as Suricata's `FlowIsTimedOut` in the hash lookup).
 //!
 //! When the table is full, a new connection early-drops the least recently placed entry among
 //! the heads of the *new* and *closed* lists (never an established one), with reason
@@ -268,8 +271,7 @@ pub struct ConnTable<C: SegmentCheck = AcceptAll> {
     free: Vec<u32>,
     slots: Vec<u64>,
     mask: usize,
-    heads: [u32; CLASSES],
-    tails: [u32; CLASSES],
+    wheels: [Wheel; CLASSES],
     live: usize,
     max: usize,
     keys: Keys,
@@ -309,8 +311,7 @@ impl<C: SegmentCheck> ConnTable<C> {
             free: Vec::with_capacity(max),
             slots: slot_array,
             mask: slots - 1,
-            heads: [NIL; CLASSES],
-            tails: [NIL; CLASSES],
+            wheels: std::array::from_fn(|class| Wheel::new(class_timeout[class])),
             live: 0,
             max,
             keys: config.seed.map_or_else(Keys::random, Keys::from_seed),
@@ -680,37 +681,57 @@ impl<C: SegmentCheck> ConnTable<C> {
     }
 
     /// Ends every connection idle past its timeout at `now_ns`, handing each to `ended` with
-    /// reason `timeout`. Cost: the due connections, plus those refreshed since they were last
-    /// placed in their timer list.
+    /// reason `timeout`. Cost: the due connections, those refreshed since they were last
+    /// filed, and one step per second of time passed per class.
     pub fn expire(&mut self, now_ns: u64, mut ended: impl FnMut(ConnRecord)) {
         let now_secs = now_ns / NANOS;
         for class in 0..CLASSES {
             let timeout = self.class_timeout[class];
-            loop {
-                let h = self.heads[class];
-                if h == NIL {
-                    break;
-                }
-                let i = h as usize;
-                let last_secs = self.entries[i].last_ns / NANOS;
-                if last_secs + timeout < now_secs {
-                    self.end(i, FlowEndReason::Timeout, &mut ended);
-                } else if self.cold[i].placed_secs < last_secs {
-                    self.unlink(i);
-                    self.push_tail(i, class as u8, last_secs);
-                } else {
-                    break;
+            let w = &self.wheels[class];
+            // Due: last + timeout < now, that is last <= target.
+            let Some(target) = now_secs.checked_sub(timeout + 1) else {
+                continue;
+            };
+            let Some(from) = w.next_second(target) else {
+                continue;
+            };
+            let seconds = (target - from + 1).min(w.buckets());
+            for s in from..from + seconds {
+                let b = self.wheels[class].bucket(s);
+                let mut i = self.wheels[class].heads[b];
+                while i != NIL {
+                    let at = i as usize;
+                    i = self.cold[at].next;
+                    if self.cold[at].placed_secs > target {
+                        continue; // filed under a later turn of the wheel
+                    }
+                    let last_secs = self.entries[at].last_ns / NANOS;
+                    if last_secs <= target {
+                        self.end(at, FlowEndReason::Timeout, &mut ended);
+                    } else {
+                        // Refreshed: filed again under its last second (after `target`, so
+                        // not met again in this call unless skipped as above).
+                        self.unlink(at);
+                        self.push_tail(at, class as u8, last_secs);
+                    }
                 }
             }
+            self.wheels[class].finished(target);
         }
     }
 
     /// Ends every connection (end of input), reason `shutdown`, oldest first per class.
     pub fn drain(&mut self, mut ended: impl FnMut(ConnRecord)) {
         for class in 0..CLASSES {
-            while self.heads[class] != NIL {
-                let i = self.heads[class] as usize;
-                self.end(i, FlowEndReason::Shutdown, &mut ended);
+            let Some(from) = self.wheels[class].next_second(u64::MAX) else {
+                continue;
+            };
+            for s in from..from.saturating_add(self.wheels[class].buckets()) {
+                let b = self.wheels[class].bucket(s);
+                while self.wheels[class].heads[b] != NIL {
+                    let i = self.wheels[class].heads[b] as usize;
+                    self.end(i, FlowEndReason::Shutdown, &mut ended);
+                }
             }
         }
     }
@@ -898,15 +919,19 @@ impl<C: SegmentCheck> ConnTable<C> {
         Some(i)
     }
 
-    /// Ends the least recently placed connection among the heads of the new and closed lists.
+    /// Ends the least recently placed connection among the oldest of the new and closed
+    /// wheels.
     fn early_drop(&mut self, ended: &mut impl FnMut(ConnRecord)) -> bool {
         for _ in 0..16 {
             let mut best: Option<usize> = None;
             for class in 0..CLASSES {
-                if class % 3 == usize::from(FS_ESTABLISHED) || self.heads[class] == NIL {
+                if class % 3 == usize::from(FS_ESTABLISHED) {
                     continue;
                 }
-                let i = self.heads[class] as usize;
+                let Some(i) = self.wheels[class].oldest() else {
+                    continue;
+                };
+                let i = i as usize;
                 if best.is_none_or(|b| self.cold[i].placed_secs < self.cold[b].placed_secs) {
                     best = Some(i);
                 }
@@ -952,14 +977,15 @@ impl<C: SegmentCheck> ConnTable<C> {
 
     fn unlink(&mut self, i: usize) {
         let (prev, next) = (self.cold[i].prev, self.cold[i].next);
-        let class = usize::from(self.entries[i].class);
+        let w = &mut self.wheels[usize::from(self.entries[i].class)];
+        let b = w.bucket(self.cold[i].placed_secs);
         if prev == NIL {
-            self.heads[class] = next;
+            w.heads[b] = next;
         } else {
             self.cold[prev as usize].next = next;
         }
         if next == NIL {
-            self.tails[class] = prev;
+            w.tails[b] = prev;
         } else {
             self.cold[next as usize].prev = prev;
         }
@@ -968,9 +994,13 @@ impl<C: SegmentCheck> ConnTable<C> {
         c.next = NIL;
     }
 
+    /// Files entry `i` in class `class` under second `placed_secs` (or the first second the
+    /// wheel has not passed, when time went backwards).
     fn push_tail(&mut self, i: usize, class: u8, placed_secs: u64) {
-        let c = usize::from(class);
-        let tail = self.tails[c];
+        let w = &mut self.wheels[usize::from(class)];
+        let placed_secs = w.file(placed_secs);
+        let b = w.bucket(placed_secs);
+        let tail = w.tails[b];
         self.entries[i].class = class;
         {
             let cold = &mut self.cold[i];
@@ -979,11 +1009,91 @@ impl<C: SegmentCheck> ConnTable<C> {
             cold.next = NIL;
         }
         if tail == NIL {
-            self.heads[c] = i as u32;
+            w.heads[b] = i as u32;
         } else {
             self.cold[tail as usize].next = i as u32;
         }
-        self.tails[c] = i as u32;
+        w.tails[b] = i as u32;
+    }
+}
+
+/// The timer lists of one class: one per second, modulo the wheel's size (a power of two
+/// above the class's timeout, at most [`Wheel::MAX_BUCKETS`]; a longer timeout files some
+/// entries a turn ahead, which expiry skips until their turn).
+#[derive(Debug)]
+struct Wheel {
+    heads: Box<[u32]>,
+    tails: Box<[u32]>,
+    mask: u64,
+    /// Every second up to this one has been expired (`None`: nothing filed yet).
+    done: Option<u64>,
+    /// No entry is filed under an earlier second (a hint for [`Wheel::oldest`]).
+    low: u64,
+}
+
+impl Wheel {
+    const MAX_BUCKETS: u64 = 4096;
+
+    fn new(timeout: u64) -> Wheel {
+        let n = (timeout + 2)
+            .next_power_of_two()
+            .clamp(8, Self::MAX_BUCKETS) as usize;
+        Wheel {
+            heads: vec![NIL; n].into_boxed_slice(),
+            tails: vec![NIL; n].into_boxed_slice(),
+            mask: n as u64 - 1,
+            done: None,
+            low: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn bucket(&self, second: u64) -> usize {
+        (second & self.mask) as usize
+    }
+
+    fn buckets(&self) -> u64 {
+        self.mask + 1
+    }
+
+    /// The second an entry placed at `placed_secs` is filed under: never one already passed.
+    fn file(&mut self, placed_secs: u64) -> u64 {
+        let s = match self.done {
+            Some(d) => placed_secs.max(d + 1),
+            None => {
+                self.done = Some(placed_secs.saturating_sub(1));
+                self.low = placed_secs;
+                placed_secs
+            }
+        };
+        self.low = self.low.min(s);
+        s
+    }
+
+    /// The first second to expire when time has reached `target`, if any.
+    fn next_second(&self, target: u64) -> Option<u64> {
+        let from = self.done? + 1;
+        (from <= target).then_some(from)
+    }
+
+    /// Every second up to `target` has been expired.
+    fn finished(&mut self, target: u64) {
+        self.done = Some(target);
+        self.low = self.low.max(target + 1);
+    }
+
+    /// The first entry of the earliest non-empty second.
+    fn oldest(&mut self) -> Option<u32> {
+        let from = self.done? + 1;
+        let start = self.low.max(from);
+        for s in start..start + self.buckets() {
+            let h = self.heads[self.bucket(s)];
+            if h != NIL {
+                self.low = s;
+                return Some(h);
+            }
+        }
+        None
     }
 }
 

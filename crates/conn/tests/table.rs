@@ -342,6 +342,51 @@ fn expire_keeps_refreshed_connections() {
     assert_eq!(h.ended.len(), 5);
 }
 
+/// A connection ends at the first expiry after its timeout, whatever other connections the
+/// table holds: with one timer list per class, a refreshed entry moved to the tail behind a
+/// younger one waited for that one (so a worker's timeouts depended on its neighbours, and
+/// EVE differed between worker counts).
+#[test]
+fn expiry_does_not_wait_for_younger_connections() {
+    let new_udp = u64::from(ConnConfig::default().timeouts.udp.new);
+    let mut h = Harness::new(64);
+    h.push(&udp(A, 1000, B, 53), T0).unwrap(); // X
+    h.push(&udp(A, 1000, B, 53), T0 + 20 * SEC).unwrap(); // X refreshed
+    h.push(&udp(A, 2000, B, 53), T0 + 25 * SEC).unwrap(); // Y, younger
+    // X's first placement is past its timeout: X is looked at, found refreshed, filed again.
+    h.expire(T0 + (new_udp + 1) * SEC);
+    assert!(h.ended.is_empty(), "{:?}", h.ended);
+    // X is due one second after 20 + timeout; Y is not, and must not hold X back.
+    h.expire(T0 + (20 + new_udp) * SEC);
+    assert!(h.ended.is_empty(), "{:?}", h.ended);
+    h.expire(T0 + (21 + new_udp) * SEC);
+    let ports: Vec<u16> = h.ended.iter().map(|r| r.src_port).collect();
+    assert_eq!(ports, [1000]);
+    h.expire(T0 + (26 + new_udp) * SEC);
+    assert_eq!(h.ended.len(), 2);
+}
+
+/// Time that jumps far ahead (a capture with a gap longer than the timer wheel) still ends
+/// every connection once, and time that goes backwards loses none.
+#[test]
+fn expiry_across_long_gaps_and_backward_time() {
+    let mut h = Harness::new(256);
+    for port in 0..100u16 {
+        h.push(&udp(A, 1000 + port, B, 53), T0 + u64::from(port) * SEC)
+            .unwrap();
+    }
+    // A packet from the past, for a connection of its own.
+    h.push(&udp(A, 9, B, 53), T0 - 500 * SEC).unwrap();
+    h.expire(T0 + 50 * SEC);
+    h.expire(T0 + 100_000 * SEC);
+    assert_eq!(h.ended.len(), 101);
+    let mut ports: Vec<u16> = h.ended.iter().map(|r| r.src_port).collect();
+    ports.sort();
+    ports.dedup();
+    assert_eq!(ports.len(), 101);
+    assert_eq!(h.table.len(), 0);
+}
+
 #[test]
 fn udp_is_new_until_both_directions_are_seen() {
     let mut h = Harness::new(16);

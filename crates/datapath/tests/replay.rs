@@ -295,3 +295,161 @@ fn raw_ip_capture_replays_with_synthesized_ethernet() {
     assert!(report.ports.iter().any(|p| p.name == "vm-02000a000002"));
     assert_eq!(c.connections_ended, 1, "one UDP conversation");
 }
+
+/// Many connections over ten minutes of packet time, idle gaps on either side of their
+/// timeouts, tuples coming back after they timed out: the EVE output (every flow, in order) is
+/// the same byte for byte with 1, 2 and 3 workers, and timeouts really happen. (Each worker's
+/// connection table holds a different mix of connections; a timer that depended on the mix
+/// showed here.)
+#[test]
+fn timeouts_are_the_same_for_any_worker_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("timers.pcap");
+    // (time in ms, frame)
+    let mut packets: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rand = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mac = |ip: [u8; 4]| [2, 0, ip[0], ip[1], ip[2], ip[3]];
+    let udp = |src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16| {
+        let mut f = Vec::new();
+        etherparse::PacketBuilder::ethernet2(mac(src), mac(dst))
+            .ipv4(src, dst, 64)
+            .udp(sp, dp)
+            .write(&mut f, b"query")
+            .unwrap();
+        f
+    };
+    let tcp = |src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16, flags: &str, seq: u32, ack: u32| {
+        let mut b = etherparse::PacketBuilder::ethernet2(mac(src), mac(dst))
+            .ipv4(src, dst, 64)
+            .tcp(sp, dp, seq, 64000);
+        for c in flags.chars() {
+            b = match c {
+                'S' => b.syn(),
+                'A' => b.ack(ack),
+                'F' => b.fin(),
+                'P' => b.psh(),
+                _ => b,
+            };
+        }
+        let mut f = Vec::new();
+        b.write(&mut f, if flags.contains('P') { b"data" } else { b"" })
+            .unwrap();
+        f
+    };
+    let server = [10, 8, 0, 1];
+    for c in 0..600u64 {
+        let client = [10, 9, (c / 200) as u8, (c % 200) as u8 + 1];
+        let sp = 20_000 + c as u16;
+        let mut t = rand(300_000);
+        match c % 4 {
+            // One-way UDP (state new, 30 s): gaps of 10-25 s, or 35-60 s (timed out, the
+            // tuple then starts a new flow).
+            0 | 1 => {
+                for _ in 0..1 + rand(6) {
+                    packets.push((t, udp(client, sp, server, 53)));
+                    t += if rand(2) == 0 {
+                        10_000 + rand(15_000)
+                    } else {
+                        35_000 + rand(25_000)
+                    };
+                }
+            }
+            // TCP handshake, data, then idle or closed (closed: 10 s).
+            2 => {
+                let (s, a) = (1000u32, 5000u32);
+                packets.push((t, tcp(client, sp, server, 80, "S", s, 0)));
+                packets.push((t + 1, tcp(server, 80, client, sp, "SA", a, s + 1)));
+                packets.push((t + 2, tcp(client, sp, server, 80, "A", s + 1, a + 1)));
+                packets.push((t + 3, tcp(client, sp, server, 80, "PA", s + 1, a + 1)));
+                if rand(2) == 0 {
+                    t += 4 + rand(20_000);
+                    packets.push((t, tcp(client, sp, server, 80, "FA", s + 5, a + 1)));
+                    packets.push((t + 1, tcp(server, 80, client, sp, "FA", a + 1, s + 6)));
+                    packets.push((t + 2, tcp(client, sp, server, 80, "A", s + 6, a + 2)));
+                }
+            }
+            // A SYN nobody answers (new, 30 s), sometimes tried again after it timed out.
+            _ => {
+                packets.push((t, tcp(client, sp, server, 443, "S", 77, 0)));
+                if rand(2) == 0 {
+                    packets.push((
+                        t + 40_000 + rand(20_000),
+                        tcp(client, sp, server, 443, "S", 99_000, 0),
+                    ));
+                }
+            }
+        }
+    }
+    packets.sort_by_key(|(t, _)| *t);
+    let mut w = capture::PcapWriter::new(
+        BufWriter::new(File::create(&cap).unwrap()),
+        capture::LinkType::Ethernet,
+        65535,
+        false,
+    )
+    .unwrap();
+    for (t, f) in &packets {
+        let ts = capture::Timestamp {
+            secs: 1_700_000_000 + (t / 1000) as i64,
+            nanos: (t % 1000) as u32 * 1_000_000,
+        };
+        w.write_packet(ts, f.len() as u32, f).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+
+    let mut first: Option<String> = None;
+    for workers in [1, 2, 3] {
+        let eve = dir.path().join(format!("eve-{workers}.json"));
+        let report = replay(
+            &cap,
+            ReplayOptions {
+                eve: Some(eve.clone()),
+                workers: Some(workers),
+                ..Default::default()
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(report.packets_read, packets.len() as u64);
+        let text: String = std::fs::read_to_string(&eve)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains(r#""event_type":"stats""#))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let timeouts = text.matches(r#""reason":"timeout""#).count();
+        assert!(
+            timeouts > 300,
+            "{workers} workers: only {timeouts} timeouts"
+        );
+        match &first {
+            None => first = Some(text),
+            Some(one) => {
+                let diff = one
+                    .lines()
+                    .zip(text.lines())
+                    .position(|(a, b)| a != b)
+                    .map(|i| {
+                        format!(
+                            "first difference at line {}:\n{}\n{}",
+                            i + 1,
+                            one.lines().nth(i).unwrap_or(""),
+                            text.lines().nth(i).unwrap_or("")
+                        )
+                    });
+                assert!(
+                    *one == text,
+                    "{workers} workers differ from 1: {}",
+                    diff.unwrap_or_else(|| "lengths differ".into())
+                );
+            }
+        }
+    }
+}
